@@ -1,0 +1,44 @@
+"""Packaging: conda and pip declare the same dependencies; the layout is what users expect."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+
+import yaml
+
+from conftest import REPO
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    conda_reqs = sorted(r for r in pip_section if not r.startswith("-e"))
+    assert conda_reqs == sorted(project["dependencies"])
+
+
+def test_constraints_pin_every_dependency():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pinned = {}
+    for line in (REPO / "constraints.txt").read_text().splitlines():
+        if "==" in line:
+            name, version = line.split("==")
+            pinned[name.lower().replace("_", "-")] = version
+    for req in project["dependencies"] + project["optional-dependencies"]["test"]:
+        assert _name(req) in pinned, f"{req} is not pinned in constraints.txt"
+    assert int(pinned["pandas"].split(".")[0]) >= 3, "the pinned stack must use pandas 3"
+
+
+def test_top_level_layout():
+    for name in ("notebooks", "kamlab", "data", "tests", "environment.yml", "README.md",
+                 "Makefile", ".ci/run", "pyproject.toml"):
+        assert (REPO / name).exists(), name
+    readme = (REPO / "README.md").read_text().splitlines()
+    head = "\n".join(readme[:15])
+    assert "make run" in head and "make test" in head
+    assert "make test" in (REPO / ".ci" / "run").read_text()
