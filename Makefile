@@ -6,7 +6,7 @@ STAMP := $(VENV)/.kamlab-installed
 DATA ?= data/sample
 OUT ?= runs/sample
 
-.PHONY: run test lab install sample clean constraints
+.PHONY: run test lab install sample clean constraints notebooks
 
 install: $(STAMP)
 
@@ -37,3 +37,7 @@ constraints: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# Re-execute the committed notebooks in place (after a deliberate change of their outputs).
+notebooks: $(STAMP)
+	$(BIN)/python -m kamlab.runner $(NB)

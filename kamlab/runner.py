@@ -10,7 +10,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["NOTEBOOK_DIR", "find_notebooks", "run_notebooks"]
+__all__ = ["NOTEBOOK_DIR", "execute_notebook", "find_notebooks", "refresh_notebooks",
+           "run_notebooks", "strip_volatile_metadata"]
 
 #: The notebooks shipped with the source tree.
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
@@ -29,6 +30,47 @@ def find_notebooks(folder: Path = NOTEBOOK_DIR, selection: Sequence[str] | None 
             raise ValueError(f"no notebook matches {', '.join(sorted(unknown))}; available: "
                              f"{', '.join(p.stem for p in books)}")
         books = chosen
+    return books
+
+
+def strip_volatile_metadata(path: str | os.PathLike) -> None:
+    """Remove what changes on every execution (papermill timings, execution timestamps) so
+    that the same inputs give a byte-identical notebook."""
+    import nbformat
+
+    from kamlab._io import atomic_write
+
+    nb = nbformat.read(str(path), as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    text = nbformat.writes(nb) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def execute_notebook(src, dst, parameters: Mapping[str, object] | None = None,
+                     cwd: str | os.PathLike | None = None) -> Path:
+    """Execute ``src`` with papermill into ``dst`` (may equal ``src``) and strip volatile
+    metadata."""
+    import papermill as pm
+
+    src, dst = Path(src), Path(dst)
+    pm.execute_notebook(str(src), str(dst), parameters=dict(parameters or {}) or None,
+                        cwd=str(cwd or src.parent), progress_bar=False, log_output=False,
+                        kernel_name="python3")
+    strip_volatile_metadata(dst)
+    return dst
+
+
+def refresh_notebooks(selection: Sequence[str] | None = None,
+                      folder: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Re-execute the committed notebooks in place with their default parameters (what nbval
+    compares against)."""
+    books = find_notebooks(folder, selection)
+    for book in books:
+        print(f"refreshing {book.name}", file=sys.stderr)
+        execute_notebook(book, book)
     return books
 
 
@@ -63,8 +105,6 @@ def run_notebooks(
     pathlib.Path
         The run folder.
     """
-    import papermill as pm
-
     from kamlab.data import load_dataset
 
     data = Path(data).resolve()
@@ -83,8 +123,7 @@ def run_notebooks(
             if progress:
                 print(f"[{index}/{len(books)}] {book.name} ...", end="", flush=True,
                       file=sys.stderr)
-            pm.execute_notebook(str(book), str(staging / book.name), parameters=params,
-                                cwd=str(book.parent), progress_bar=False, log_output=False)
+            execute_notebook(book, staging / book.name, parameters=params, cwd=book.parent)
             if progress:
                 print(f" done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     except BaseException:
@@ -98,3 +137,7 @@ def run_notebooks(
         shutil.rmtree(out)
     staging.rename(out)
     return out
+
+
+if __name__ == "__main__":  # python -m kamlab.runner [01 02 ...]: refresh committed notebooks
+    refresh_notebooks(sys.argv[1:] or None)
