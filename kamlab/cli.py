@@ -47,11 +47,17 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("--map", type=Path, default=None,
                           help="YAML file mapping your column names to the contract's")
 
-    run = sub.add_parser("run", help="execute the notebooks on a data folder",
-                         description="Execute the numbered notebooks with papermill into a run "
-                         "folder.")
-    run.add_argument("--data", type=Path, default=Path("data/sample"), help="data folder")
+    run = sub.add_parser(
+        "run", help="execute the notebooks on a data folder into a run folder",
+        description="Execute the numbered notebooks with papermill into a self-contained run "
+        "folder (executed notebooks, HTML, tables, figures, manifest.json).",
+        epilog="DATA is a folder in the data contract or ADAPTER:PATH for a public dataset: "
+        "online-retail:PATH/online_retail.parquet or cdnow:PATH/CDNOW_master.txt.")
+    run.add_argument("--data", default="data/sample", help="data folder or ADAPTER:PATH")
     run.add_argument("--out", type=Path, default=None, help="run folder (runs/<data name>)")
+    run.add_argument("--params", type=Path, default=None,
+                     help="YAML with shared and per-notebook parameters")
+    run.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel (1)")
     run.add_argument("--notebooks", default=None,
                      help="comma-separated notebook numbers or names, e.g. 01,03 (all)")
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
@@ -94,7 +100,7 @@ def _cmd_validate(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from kamlab.runner import run_notebooks
+    from kamlab.runner import RunFailed, run_notebooks
 
     params = {}
     for item in args.param:
@@ -103,8 +109,13 @@ def _cmd_run(args) -> int:
         name, value = item.split("=", 1)
         params[name.strip()] = value
     selection = args.notebooks.split(",") if args.notebooks else None
-    out = args.out or Path("runs") / args.data.name
-    run_notebooks(args.data, out, parameters=params, notebooks=selection)
+    out = args.out or Path("runs") / Path(str(args.data).split(":")[-1]).stem
+    try:
+        run_notebooks(args.data, out, parameters=params, params_file=args.params,
+                      notebooks=selection, jobs=args.jobs)
+    except RunFailed as exc:
+        print(f"kamlab run failed: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

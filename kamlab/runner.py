@@ -1,21 +1,61 @@
-"""Execute the numbered notebooks with papermill into a self-contained run folder."""
+"""``kamlab run``: execute the numbered notebooks with papermill into a self-contained run folder.
+
+A run folder holds::
+
+    manifest.json      what ran, on which inputs (sha256), with which parameters and versions
+    notebooks/         the executed notebooks
+    html/              each notebook as HTML without code, for readers
+    tables/            tables the notebooks published (CSV and Parquet), see kamlab.report
+    figures/           figures (PNG and SVG)
+    data/              the converted contract tables, when the input came through an adapter
+
+It is assembled in ``.<name>.partial`` beside the target and renamed into place only when every
+notebook succeeded. A failed run is kept as ``<name>.failed`` with ``"status": "failed"`` in its
+manifest, and :class:`RunFailed` says which notebook and cell failed with which error.
+"""
 
 from __future__ import annotations
 
+import datetime as _dt
+import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-__all__ = ["NOTEBOOK_DIR", "execute_notebook", "find_notebooks", "refresh_notebooks",
-           "run_notebooks", "strip_volatile_metadata"]
+from kamlab._io import atomic_write, sha256_file
+
+__all__ = [
+    "NOTEBOOK_DIR",
+    "RunFailed",
+    "execute_notebook",
+    "find_notebooks",
+    "refresh_notebooks",
+    "resolve_parameters",
+    "run_notebooks",
+    "strip_volatile_metadata",
+]
 
 #: The notebooks shipped with the source tree.
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 _NUMBERED = re.compile(r"^(\d\d)_.+\.ipynb$")
+#: Parameters every notebook may declare; -p and the shared section of --params set them.
+SHARED_PARAMETERS = ("data_dir", "cutoff", "horizon_days", "seed")
+REPORTED_PACKAGES = ("kamlab", "pandas", "numpy", "scipy", "scikit-learn", "statsmodels",
+                     "matplotlib", "seaborn", "pandera", "pyarrow", "papermill", "nbconvert")
+
+
+class RunFailed(RuntimeError):
+    """A notebook failed during ``kamlab run``; the message names notebook, cell and error."""
+
+    def __init__(self, message: str, folder: Path | None = None):
+        super().__init__(message)
+        self.folder = folder
 
 
 def find_notebooks(folder: Path = NOTEBOOK_DIR, selection: Sequence[str] | None = None):
@@ -38,13 +78,13 @@ def strip_volatile_metadata(path: str | os.PathLike) -> None:
     that the same inputs give a byte-identical notebook."""
     import nbformat
 
-    from kamlab._io import atomic_write
-
     nb = nbformat.read(str(path), as_version=4)
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill draws a random id each run
     text = nbformat.writes(nb) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
@@ -75,15 +115,151 @@ def refresh_notebooks(selection: Sequence[str] | None = None,
 
 
 def _coerce(value):
-    """Parameters from the command line arrive as text; give numbers and booleans their type."""
+    """Parameters from the command line arrive as text; give numbers, booleans and lists
+    their type by YAML rules (``3`` → int, ``[1, 2]`` → list, ``true`` → bool)."""
     if not isinstance(value, str):
         return value
-    for cast in (int, float):
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+    # Dates stay text (notebooks parse them); a mapping is never a parameter value.
+    return value if isinstance(parsed, (dict, _dt.date)) else parsed
+
+
+def declared_parameters(notebook: Path) -> dict:
+    """Names and default values in the notebook's cell tagged ``parameters``."""
+    import papermill as pm
+
+    return {name: spec.get("default") for name, spec in pm.inspect_notebook(str(notebook)).items()}
+
+
+def resolve_parameters(books: Sequence[Path], params_file=None,
+                       overrides: Mapping[str, object] | None = None) -> dict[str, dict]:
+    """The parameters to inject into each notebook.
+
+    ``params_file`` (YAML) holds shared parameters at the top level and per-notebook ones under
+    the notebook's number or name (``"03": {n_boot: 200}``); ``overrides`` (``-p``) win over
+    both. A notebook only receives the parameters it declares; a parameter that no selected
+    notebook declares is an error, so a typo never passes silently.
+    """
+    import yaml
+
+    config = {}
+    if params_file is not None:
+        with open(params_file, encoding="utf-8") as handle:
+            config = yaml.safe_load(handle) or {}
+        if not isinstance(config, dict):
+            raise ValueError(f"{params_file}: expected a mapping of parameter names to values")
+    per_book_keys = {b.stem for b in books} | {b.name[:2] for b in books}
+    shared = {k: v for k, v in config.items() if str(k) not in per_book_keys}
+    shared.update({k: _coerce(v) for k, v in (overrides or {}).items()})
+    declared = {b: declared_parameters(b) for b in books}
+    known = set().union(*(d.keys() for d in declared.values())) if declared else set()
+    unknown = sorted(set(shared) - known - {"data_dir"})
+    if unknown:
+        raise ValueError(f"unknown parameter{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(unknown)}; the selected notebooks declare: "
+                         f"{', '.join(sorted(known))}")
+    resolved = {}
+    for book in books:
+        specific = {**config.get(book.name[:2], {}), **config.get(book.stem, {})}
+        bad = sorted(set(specific) - set(declared[book]))
+        if bad:
+            raise ValueError(f"{book.stem} does not declare parameter(s) {', '.join(bad)}")
+        merged = {**shared, **specific, **{k: _coerce(v) for k, v in (overrides or {}).items()}}
+        resolved[book.stem] = {k: v for k, v in merged.items() if k in declared[book]}
+    return resolved
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=NOTEBOOK_DIR.parent,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in REPORTED_PACKAGES:
         try:
-            return cast(value)
-        except ValueError:
-            pass
-    return {"true": True, "false": False, "none": None}.get(value.lower(), value)
+            found[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    found["python"] = sys.version.split()[0]
+    return found
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _export_html(notebook: Path, target: Path) -> None:
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
+                            exclude_output_prompt=True)
+    body, _ = exporter.from_filename(str(notebook))
+    atomic_write(target, lambda tmp: tmp.write_text(body, encoding="utf-8"))
+
+
+def _run_one(book: str, staging: str, params: dict) -> dict:
+    """Execute one notebook (in this or a worker process) and describe the outcome."""
+    import papermill as pm
+
+    os.environ["KAMLAB_RUN_DIR"] = staging
+    os.environ["KAMLAB_NOTEBOOK"] = Path(book).stem
+    started = time.perf_counter()
+    target = Path(staging) / "notebooks" / Path(book).name
+    result = {"notebook": Path(book).name, "parameters": params}
+    try:
+        execute_notebook(book, target, parameters=params, cwd=Path(book).parent)
+        _export_html(target, Path(staging) / "html" / f"{Path(book).stem}.html")
+        result["status"] = "ok"
+    except pm.PapermillExecutionError as exc:
+        result.update(status="failed", cell=exc.exec_count, error=f"{exc.ename}: {exc.evalue}")
+    except Exception as exc:  # kernel died, notebook unreadable, ...
+        result.update(status="failed", cell=None, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        os.environ.pop("KAMLAB_RUN_DIR", None)
+        os.environ.pop("KAMLAB_NOTEBOOK", None)
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def _prepare_data(data: str | os.PathLike, staging: Path):
+    """Resolve ``data`` to a contract folder: a folder as is, or ``adapter:PATH`` converted
+    into ``<run>/data``. Returns (folder, ledger rows, input files)."""
+    from kamlab.data import load_dataset
+
+    text = str(data)
+    adapter, _, rest = text.partition(":")
+    if rest and adapter in _adapters():
+        source = Path(rest).expanduser().resolve()
+        dataset = _adapters()[adapter](source)
+        folder = staging / "data"
+        from kamlab.datasets import write_dataset
+
+        write_dataset(dataset, folder)
+        inputs = [source] if source.is_file() else sorted(p for p in source.rglob("*")
+                                                          if p.is_file())
+    else:
+        folder = Path(text).expanduser().resolve()
+        dataset = load_dataset(folder)  # refuse data that break the contract before running
+        inputs = sorted(Path(f) for f in dataset.files.values())
+    return folder, dataset.ledger, inputs
+
+
+def _adapters():
+    from kamlab import datasets
+
+    return datasets.ADAPTERS
 
 
 def run_notebooks(
@@ -91,52 +267,121 @@ def run_notebooks(
     out: str | os.PathLike,
     *,
     parameters: Mapping[str, object] | None = None,
+    params_file: str | os.PathLike | None = None,
     notebooks: Sequence[str] | None = None,
     notebook_dir: str | os.PathLike = NOTEBOOK_DIR,
+    jobs: int = 1,
     progress: bool = True,
 ) -> Path:
-    """Execute notebooks on ``data`` and write them to ``out``.
+    """Execute the notebooks on ``data`` and assemble the run folder ``out``.
 
-    The run is assembled in a temporary sibling folder and renamed into place only when every
-    notebook succeeded; a failed run is kept as ``<out>.failed`` and the error re-raised.
+    Parameters
+    ----------
+    data : path or str
+        A folder in the data contract, or ``ADAPTER:PATH`` for a public dataset
+        (``online-retail:…/online_retail.parquet``, ``cdnow:…/CDNOW_master.txt``).
+    out : path
+        The run folder to create (replaced when it exists).
+    parameters : mapping, optional
+        Parameter overrides for every notebook that declares them (``-p NAME=VALUE``).
+    params_file : path, optional
+        YAML with shared and per-notebook parameters, see :func:`resolve_parameters`.
+    notebooks : sequence of str, optional
+        Numbers or names to run (default: all numbered notebooks).
+    jobs : int
+        Notebooks executed in parallel. Notebooks read only the input data, so order matters
+        only for the progress display and the manifest, which follow notebook numbers.
 
     Returns
     -------
     pathlib.Path
-        The run folder.
-    """
-    from kamlab.data import load_dataset
+        The completed run folder.
 
-    data = Path(data).resolve()
-    load_dataset(data)  # refuse data that break the contract before running anything
-    out = Path(out)
+    Raises
+    ------
+    RunFailed
+        When a notebook fails; the partial folder is kept as ``<out>.failed``.
+    """
+    out = Path(out).resolve()
     books = find_notebooks(Path(notebook_dir), notebooks)
     if not books:
         raise ValueError(f"no numbered notebooks found in {notebook_dir}")
-    params = {"data_dir": str(data), **{k: _coerce(v) for k, v in (parameters or {}).items()}}
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
-        for index, book in enumerate(books, 1):
-            started = time.perf_counter()
+    for sub in ("notebooks", "html", "tables", "figures"):
+        (staging / sub).mkdir(parents=True)
+    started = _now()
+    folder, ledger, inputs = _prepare_data(data, staging)
+    per_book = resolve_parameters(books, params_file, {**(parameters or {}),
+                                                       "data_dir": str(folder)})
+    manifest = {
+        "kamlab_version": _versions().get("kamlab"),
+        "git_commit": _git_commit(),
+        "data": str(data),
+        "inputs": {p.name: sha256_file(p) for p in inputs},
+        "data_quality_ledger": ledger.to_dict("records"),
+        "parameters": per_book,
+        "packages": _versions(),
+        "started": started,
+        "notebooks": [],
+        "status": "running",
+    }
+    results = []
+    if progress:
+        print(f"kamlab run: {len(books)} notebook(s) on {data} → {out}", file=sys.stderr)
+    if jobs > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(_run_one, str(b), str(staging), per_book[b.stem])
+                       for b in books]
+            for book, future in zip(books, futures):
+                results.append(future.result())
+                _report(results[-1], len(results), len(books), progress)
+    else:
+        for book in books:
             if progress:
-                print(f"[{index}/{len(books)}] {book.name} ...", end="", flush=True,
+                print(f"[{len(results) + 1}/{len(books)}] {book.name} ...", end="", flush=True,
                       file=sys.stderr)
-            execute_notebook(book, staging / book.name, parameters=params, cwd=book.parent)
-            if progress:
-                print(f" done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
-    except BaseException:
-        failed = out.with_name(f"{out.name}.failed")
-        shutil.rmtree(failed, ignore_errors=True)
-        staging.rename(failed)
-        if progress:
-            print(f"\nrun failed; partial results kept in {failed}", file=sys.stderr)
-        raise
+            results.append(_run_one(str(book), str(staging), per_book[book.stem]))
+            _report(results[-1], len(results), len(books), progress, inline=True)
+            if results[-1]["status"] != "ok":
+                break
+    manifest["notebooks"] = results
+    manifest["finished"] = _now()
+    failed = [r for r in results if r["status"] != "ok"]
+    manifest["status"] = "failed" if failed else "ok"
+    _write_manifest(staging / "manifest.json", manifest)
+    if failed:
+        target = out.with_name(f"{out.name}.failed")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        first = failed[0]
+        where = f"cell {first['cell']}" if first.get("cell") else "before any cell ran"
+        raise RunFailed(f"{first['notebook']} failed in {where}: {first['error']}\n"
+                        f"partial results kept in {target} (see its manifest.json and the "
+                        f"executed notebook for the full traceback)", target)
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)
+    if progress:
+        total = sum(r["seconds"] for r in results)
+        print(f"done: {len(results)} notebook(s) in {total:.1f} s → {out}", file=sys.stderr)
     return out
+
+
+def _report(result: dict, index: int, total: int, progress: bool, inline: bool = False) -> None:
+    if not progress:
+        return
+    status = "done" if result["status"] == "ok" else "FAILED"
+    text = f" {status} in {result['seconds']:.1f} s"
+    if inline:
+        print(text, file=sys.stderr)
+    else:
+        print(f"[{index}/{total}] {result['notebook']}{text}", file=sys.stderr)
+
+
+def _write_manifest(path: Path, manifest: dict) -> None:
+    text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 if __name__ == "__main__":  # python -m kamlab.runner [01 02 ...]: refresh committed notebooks
