@@ -19,7 +19,7 @@ def test_environment_yml_matches_pyproject():
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     conda_reqs = sorted(r for r in pip_section if not r.startswith("-e"))
-    assert conda_reqs == sorted(project["dependencies"])
+    assert conda_reqs == sorted(project["dependencies"] + project["optional-dependencies"]["scale"])
 
 
 def test_constraints_pin_every_dependency():
@@ -29,7 +29,8 @@ def test_constraints_pin_every_dependency():
         if "==" in line:
             name, version = line.split("==")
             pinned[name.lower().replace("_", "-")] = version
-    for req in project["dependencies"] + project["optional-dependencies"]["test"]:
+    extras = project["optional-dependencies"]
+    for req in project["dependencies"] + extras["test"] + extras["scale"]:
         assert _name(req) in pinned, f"{req} is not pinned in constraints.txt"
     assert int(pinned["pandas"].split(".")[0]) >= 3, "the pinned stack must use pandas 3"
 
