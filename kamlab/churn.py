@@ -1,0 +1,452 @@
+"""Churn: contract-renewal (sBG) model, account survival (Kaplan-Meier, Cox) and classifiers.
+
+- :class:`ShiftedBetaGeometric`: Fader & Hardie (2007), "How to project customer retention",
+  with discounted expected residual lifetime from Fader & Hardie (2010).
+- :func:`kaplan_meier`, :func:`cox_ph`, :func:`logrank`: thin, tidy wrappers around
+  :mod:`statsmodels.duration`.
+- :class:`ChurnClassifier`: a calibrated scikit-learn pipeline, with :func:`churn_scores` and
+  :func:`reliability_table` to judge its probabilities.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.special import betaln, hyp2f1
+from scipy.stats import norm
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from statsmodels.duration.hazard_regression import PHReg
+from statsmodels.duration.survfunc import SurvfuncRight, survdiff
+
+from kamlab.clv import ConvergenceWarning, _fit_mle, _standard_errors
+
+__all__ = [
+    "ConvergenceWarning",
+    "ShiftedBetaGeometric",
+    "kaplan_meier",
+    "cox_ph",
+    "logrank",
+    "plot_survival",
+    "ChurnClassifier",
+    "churn_scores",
+    "reliability_table",
+    "plot_reliability",
+]
+
+_Z95 = float(norm.ppf(0.975))
+
+
+# ---------------------------------------------------------------------------------------------
+# shifted-beta-geometric
+# ---------------------------------------------------------------------------------------------
+
+
+def _sbg_loglik(params: np.ndarray, churned: np.ndarray, alive: float) -> float:
+    alpha, beta = params
+    t = np.arange(1, len(churned) + 1, dtype=float)
+    lb = betaln(alpha, beta)
+    log_p = betaln(alpha + 1.0, beta + t - 1.0) - lb
+    log_s = betaln(alpha, beta + len(churned)) - lb
+    return float(np.dot(churned, log_p) + alive * log_s)
+
+
+class ShiftedBetaGeometric(BaseEstimator):
+    """Shifted-beta-geometric model of contract renewals (Fader & Hardie 2007).
+
+    Each customer churns at each renewal with a constant probability theta, and theta varies
+    across customers as Beta(alpha, beta).
+
+    Attributes
+    ----------
+    params_ : Series
+        alpha, beta.
+    standard_errors_, log_likelihood_, converged_, n0_ (customers at period 0), n_periods_
+    """
+
+    def __init__(self, *, max_iter: int = 2000):
+        self.max_iter = max_iter
+
+    def fit(self, survivors) -> "ShiftedBetaGeometric":
+        """Fit on the number alive at the start of periods 0..n (one cohort).
+
+        Parameters
+        ----------
+        survivors : array-like
+            Non-increasing counts, ``survivors[0]`` the cohort size.
+        """
+        s = np.asarray(survivors, dtype=float).ravel()
+        if len(s) < 2:
+            raise ValueError("survivors needs at least two periods (0 and 1)")
+        if not np.all(np.isfinite(s)):
+            raise ValueError("survivors contains missing or non-finite values")
+        if np.any(s < 0) or s[0] <= 0:
+            raise ValueError("survivors must be non-negative with a positive cohort size at period 0")
+        rises = np.flatnonzero(np.diff(s) > 0)
+        if rises.size:
+            raise ValueError(f"survivors must not increase (a cohort cannot grow); first rise at period {rises[0] + 1}")
+        churned = -np.diff(s)
+        alive = s[-1]
+        n0 = s[0]
+
+        def f(theta):
+            v = -_sbg_loglik(np.exp(theta), churned, alive) / n0
+            return v if np.isfinite(v) else 1e10
+
+        def negll_sum(theta):
+            return -_sbg_loglik(np.exp(theta), churned, alive)
+
+        starts = [np.zeros(2), np.log([0.5, 2.0]), np.log([2.0, 0.5])]
+        theta, res, conv = _fit_mle(f, starts, False, ("alpha", "beta"), self.max_iter, "sBG")
+        self.params_ = pd.Series(np.exp(theta), index=["alpha", "beta"], name="estimate")
+        se, _ = _standard_errors(theta, negll_sum, None)
+        self.standard_errors_ = pd.Series(se, index=["alpha", "beta"], name="std_error")
+        self.log_likelihood_ = float(-negll_sum(theta))
+        self.converged_ = conv
+        self.n0_ = float(n0)
+        self.n_periods_ = len(s) - 1
+        return self
+
+    def _ab(self) -> tuple[float, float]:
+        if not hasattr(self, "params_"):
+            raise RuntimeError("ShiftedBetaGeometric is not fitted; call fit() first")
+        return float(self.params_["alpha"]), float(self.params_["beta"])
+
+    def survival(self, t) -> np.ndarray:
+        """S(t) = P(still a customer at the start of period t) = B(alpha, beta + t) / B(alpha, beta)."""
+        alpha, beta = self._ab()
+        t = np.asarray(t, dtype=float)
+        if np.any(t < 0):
+            raise ValueError("t must be >= 0")
+        return np.exp(betaln(alpha, beta + t) - betaln(alpha, beta))
+
+    def retention_rate(self, t) -> np.ndarray:
+        """r(t) = S(t) / S(t - 1) = (beta + t - 1) / (alpha + beta + t - 1), for t >= 1."""
+        alpha, beta = self._ab()
+        t = np.asarray(t, dtype=float)
+        if np.any(t < 1):
+            raise ValueError("retention_rate is defined for t >= 1")
+        return (beta + t - 1.0) / (alpha + beta + t - 1.0)
+
+    def expected_survivors(self, t) -> np.ndarray:
+        """Expected number of the fitted cohort alive at the start of period t."""
+        return self.n0_ * self.survival(t) if hasattr(self, "n0_") else self.survival(t)
+
+    def expected_residual_lifetime(self, discount_rate: float, periods_survived: int = 0) -> float:
+        """Discounted expected residual lifetime (DERL, Fader & Hardie 2010).
+
+        For a customer who has made ``periods_survived`` renewals (0 = just acquired), valued
+        just before the next renewal decision: the expected number of future payments, the
+        next one undiscounted and each later one discounted by ``1 + discount_rate`` per period::
+
+            DERL = sum_{k>=0} S(n + 1 + k) / S(n) / (1 + d)^k
+                 = B(alpha, beta + n + 1) / B(alpha, beta + n) * 2F1(1, beta + n + 1; alpha + beta + n + 1; 1/(1+d))
+
+        Multiply by the per-period margin for a residual value.
+        """
+        alpha, beta = self._ab()
+        if not discount_rate > 0:
+            raise ValueError("discount_rate must be > 0 (the undiscounted sum may diverge)")
+        n = periods_survived
+        if n < 0 or int(n) != n:
+            raise ValueError("periods_survived must be a non-negative integer")
+        ratio = np.exp(betaln(alpha, beta + n + 1.0) - betaln(alpha, beta + n))
+        return float(ratio * hyp2f1(1.0, beta + n + 1.0, alpha + beta + n + 1.0, 1.0 / (1.0 + discount_rate)))
+
+
+# ---------------------------------------------------------------------------------------------
+# account survival
+# ---------------------------------------------------------------------------------------------
+
+
+def _survival_inputs(durations, events, groups=None):
+    t = np.asarray(durations, dtype=float).ravel()
+    e = np.asarray(events).ravel()
+    if len(t) != len(e) or (groups is not None and len(np.asarray(groups).ravel()) != len(t)):
+        raise ValueError("durations, events (and groups) must have the same length")
+    if len(t) == 0:
+        raise ValueError("no observations")
+    if not np.all(np.isfinite(t)) or pd.isna(e).any():
+        raise ValueError("durations and events must not contain missing values")
+    if np.any(t < 0):
+        raise ValueError(f"{int((t < 0).sum())} negative duration(s)")
+    e_float = e.astype(float)
+    if not np.all(np.isin(e_float, (0.0, 1.0))):
+        raise ValueError("events must be 0/1 (1 = churned, 0 = censored)")
+    g = None
+    if groups is not None:
+        g = np.asarray(groups, dtype=object).ravel()
+        if pd.isna(g).any():
+            raise ValueError("groups must not contain missing values")
+    return t, e_float.astype(int), g
+
+
+def kaplan_meier(durations, events, groups=None) -> pd.DataFrame:
+    """Kaplan-Meier survival curves, one per group (statsmodels ``SurvfuncRight``).
+
+    Pointwise 95 % intervals use the log(-log) transform of Greenwood's variance.
+
+    Returns
+    -------
+    DataFrame
+        Columns group, time, survival, ci_low, ci_high, n_at_risk, n_events; one row at time 0
+        (survival 1) and one per distinct event time.
+    """
+    t, e, g = _survival_inputs(durations, events, groups)
+    if g is None:
+        g = np.array(["all"] * len(t), dtype=object)
+    frames = []
+    for name in pd.unique(g):
+        m = g == name
+        sf = SurvfuncRight(t[m], e[m])
+        s = np.asarray(sf.surv_prob, dtype=float)
+        se = np.asarray(sf.surv_prob_se, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inner = (s > 0) & (s < 1)
+            ll_se = np.where(inner, se / (s * np.abs(np.log(np.where(inner, s, 0.5)))), np.nan)
+            lo = np.where(inner, s ** np.exp(_Z95 * ll_se), s)
+            hi = np.where(inner, s ** np.exp(-_Z95 * ll_se), s)
+        frames.append(pd.DataFrame({
+            "group": name,
+            "time": np.r_[0.0, sf.surv_times],
+            "survival": np.r_[1.0, s],
+            "ci_low": np.r_[1.0, lo],
+            "ci_high": np.r_[1.0, hi],
+            "n_at_risk": np.r_[int(m.sum()), sf.n_risk].astype(int),
+            "n_events": np.r_[0, sf.n_events].astype(int),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def logrank(durations, events, groups) -> pd.Series:
+    """Log-rank test of equal survival across groups (statsmodels ``survdiff``).
+
+    Returns
+    -------
+    Series
+        statistic (chi-square), df, p_value.
+    """
+    t, e, g = _survival_inputs(durations, events, groups)
+    levels = pd.unique(g)
+    if len(levels) < 2:
+        raise ValueError("logrank needs at least two groups")
+    codes = pd.Categorical(g, categories=levels).codes
+    stat, p = survdiff(t, e, codes)
+    return pd.Series({"statistic": float(stat), "df": len(levels) - 1, "p_value": float(p)})
+
+
+def cox_ph(df: pd.DataFrame, duration_col: str, event_col: str, covariates: list[str], *,
+           ties: str = "efron") -> pd.DataFrame:
+    """Cox proportional-hazards regression (statsmodels ``PHReg``).
+
+    Non-numeric covariates are one-hot encoded (first level dropped).
+
+    Returns
+    -------
+    DataFrame
+        covariate, coef, std_error, hazard_ratio, ci_low, ci_high (95 % for the hazard ratio),
+        p_value.
+    """
+    cols = [duration_col, event_col, *covariates]
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise ValueError(f"df lacks column(s) {missing}")
+    na = df[cols].isna().any(axis=1)
+    if na.any():
+        raise ValueError(f"{int(na.sum())} row(s) with missing values in {cols}; first index: {list(df.index[na][:5])}")
+    t, e, _ = _survival_inputs(df[duration_col], df[event_col])
+    X = pd.get_dummies(df[covariates], drop_first=True, dtype=float)
+    res = PHReg(t, X.to_numpy(dtype=float), status=e, ties=ties).fit()
+    coef = np.asarray(res.params)
+    se = np.asarray(res.bse)
+    return pd.DataFrame({
+        "covariate": list(X.columns),
+        "coef": coef,
+        "std_error": se,
+        "hazard_ratio": np.exp(coef),
+        "ci_low": np.exp(coef - _Z95 * se),
+        "ci_high": np.exp(coef + _Z95 * se),
+        "p_value": np.asarray(res.pvalues),
+    })
+
+
+def plot_survival(km_table: pd.DataFrame, ax=None):
+    """Step plot of Kaplan-Meier curves with their pointwise intervals, one line per group."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 4))
+    for name, d in km_table.groupby("group", sort=False):
+        line, = ax.step(d["time"], d["survival"], where="post", label=str(name))
+        ax.fill_between(d["time"], d["ci_low"], d["ci_high"], step="post", alpha=0.2, color=line.get_color())
+    ax.set_xlabel("time")
+    ax.set_ylabel("survival probability")
+    ax.set_ylim(0, 1.02)
+    ax.legend(title="group")
+    return ax
+
+
+# ---------------------------------------------------------------------------------------------
+# churn classifier
+# ---------------------------------------------------------------------------------------------
+
+
+class ChurnClassifier(ClassifierMixin, BaseEstimator):
+    """Calibrated churn classifier: impute -> scale -> model, inside ``CalibratedClassifierCV``.
+
+    Parameters
+    ----------
+    model : {"logistic", "hgb"}
+        Logistic regression or histogram gradient boosting.
+    calibration : {"isotonic", "sigmoid"}
+        Calibration method.
+    cv : int
+        Folds (stratified, shuffled with ``random_state``) for calibration.
+    C : float
+        Inverse regularisation of the logistic regression.
+    random_state : int
+        Seed for the folds and the boosting model.
+    """
+
+    def __init__(self, model: str = "logistic", calibration: str = "isotonic", cv: int = 5,
+                 C: float = 1.0, random_state: int = 0):
+        self.model = model
+        self.calibration = calibration
+        self.cv = cv
+        self.C = C
+        self.random_state = random_state
+
+    def _pipeline(self):
+        if self.model == "logistic":
+            est = LogisticRegression(C=self.C, max_iter=2000)
+        elif self.model == "hgb":
+            est = HistGradientBoostingClassifier(random_state=self.random_state)
+        else:
+            raise ValueError(f"model must be 'logistic' or 'hgb', got {self.model!r}")
+        return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), est)
+
+    def fit(self, X, y) -> "ChurnClassifier":
+        """Fit on features X (numeric; NaN imputed) and binary churn labels y."""
+        if isinstance(X, pd.DataFrame):
+            bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+            if bad:
+                raise ValueError(f"ChurnClassifier needs numeric features; encode {bad} first")
+        y_arr = np.asarray(y).ravel()
+        if pd.isna(y_arr).any():
+            raise ValueError("y contains missing values")
+        if len(np.unique(y_arr)) != 2:
+            raise ValueError("y must contain exactly two classes (churned / retained)")
+        if self.calibration not in ("isotonic", "sigmoid"):
+            raise ValueError("calibration must be 'isotonic' or 'sigmoid'")
+        folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
+        self.calibrated_ = CalibratedClassifierCV(self._pipeline(), method=self.calibration, cv=folds)
+        self.calibrated_.fit(X, y_arr)
+        self.classes_ = self.calibrated_.classes_
+        if isinstance(X, pd.DataFrame):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = np.shape(X)[1]
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Calibrated class probabilities, shape (n, 2); column 1 is ``classes_[1]``."""
+        if not hasattr(self, "calibrated_"):
+            raise RuntimeError("ChurnClassifier is not fitted; call fit() first")
+        return self.calibrated_.predict_proba(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels at probability 0.5."""
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
+
+def _binary_inputs(y_true, proba) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true).ravel().astype(float)
+    p = np.asarray(proba, dtype=float)
+    if p.ndim == 2:
+        p = p[:, 1]
+    p = p.ravel()
+    if len(y) != len(p):
+        raise ValueError(f"y_true and proba differ in length: {len(y)}, {len(p)}")
+    if not np.all(np.isin(y, (0.0, 1.0))):
+        raise ValueError("y_true must be 0/1")
+    if not np.all((p >= 0) & (p <= 1)):
+        raise ValueError("proba must lie in [0, 1]")
+    return y, p
+
+
+def churn_scores(y_true, proba) -> pd.Series:
+    """Probability-quality scores for binary churn predictions.
+
+    Returns
+    -------
+    Series
+        n, base_rate, brier, brier_baseline (Brier of always predicting the base rate),
+        brier_skill (1 - brier / brier_baseline), roc_auc, log_loss.
+    """
+    y, p = _binary_inputs(y_true, proba)
+    base = float(y.mean())
+    brier = float(brier_score_loss(y, p))
+    baseline = base * (1.0 - base)
+    two = len(np.unique(y)) == 2
+    return pd.Series({
+        "n": float(len(y)),
+        "base_rate": base,
+        "brier": brier,
+        "brier_baseline": baseline,
+        "brier_skill": 1.0 - brier / baseline if baseline > 0 else np.nan,
+        "roc_auc": float(roc_auc_score(y, p)) if two else np.nan,
+        "log_loss": float(log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1])),
+    })
+
+
+def reliability_table(y_true, proba, n_bins: int = 10) -> pd.DataFrame:
+    """Observed churn rate against mean predicted probability in equal-width bins.
+
+    Returns
+    -------
+    DataFrame
+        One row per non-empty bin: bin_low, bin_high, n, mean_predicted, observed_rate and a
+        95 % Wilson interval (ci_low, ci_high) of the observed rate.
+    """
+    y, p = _binary_inputs(y_true, proba)
+    if n_bins < 1:
+        raise ValueError("n_bins must be >= 1")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    idx = np.clip(np.digitize(p, edges[1:-1], right=False), 0, n_bins - 1)
+    df = pd.DataFrame({"bin": idx, "p": p, "y": y})
+    g = df.groupby("bin")
+    n = g.size()
+    obs = g["y"].mean()
+    z2 = _Z95**2
+    centre = (obs + z2 / (2 * n)) / (1 + z2 / n)
+    half = _Z95 * np.sqrt(obs * (1 - obs) / n + z2 / (4 * n**2)) / (1 + z2 / n)
+    out = pd.DataFrame({
+        "bin_low": edges[n.index], "bin_high": edges[n.index + 1], "n": n.to_numpy(),
+        "mean_predicted": g["p"].mean().to_numpy(), "observed_rate": obs.to_numpy(),
+        "ci_low": (centre - half).to_numpy(), "ci_high": (centre + half).to_numpy(),
+    })
+    return out.reset_index(drop=True)
+
+
+def plot_reliability(table: pd.DataFrame, ax=None):
+    """Reliability diagram: observed rate (with Wilson intervals) against mean prediction."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
+    yerr = np.vstack([table["observed_rate"] - table["ci_low"], table["ci_high"] - table["observed_rate"]])
+    ax.errorbar(table["mean_predicted"], table["observed_rate"], yerr=yerr, marker="o", linestyle="-",
+                capsize=3, label="model")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean predicted churn probability")
+    ax.set_ylabel("observed churn rate")
+    ax.legend()
+    return ax
