@@ -85,8 +85,25 @@ def strip_volatile_metadata(path: str | os.PathLike) -> None:
         cell.metadata.pop("execution", None)
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell["id"] = "injected-parameters"  # papermill draws a random id each run
+        if cell.cell_type == "code":
+            cell.outputs = _coalesce_streams(cell.outputs)
     text = nbformat.writes(nb) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _coalesce_streams(outputs: list) -> list:
+    """Merge consecutive stream outputs of one name: the kernel splits a print into chunks
+    at random, which would make the saved notebook differ between identical runs."""
+    merged: list = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream"
+                and previous.get("name") == output.get("name")):
+            previous["text"] = "".join(previous["text"]) + "".join(output["text"])
+        else:
+            merged.append(output)
+    return merged
 
 
 def execute_notebook(src, dst, parameters: Mapping[str, object] | None = None,

@@ -1,0 +1,341 @@
+"""Criteria as data: catalogue, malformed YAML, exact scores, tiers, types, migration, review."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import REPO, reference_path
+
+from kamlab.criteria import (
+    FAMILIES,
+    TIERS,
+    CatalogueError,
+    RuleSet,
+    available_rule_sets,
+    contributions,
+    coverage,
+    load_catalogue,
+    load_rule_set,
+    review,
+    score_accounts,
+    tier_migration,
+)
+from kamlab.features import account_features
+from kamlab.synth import ASSESSED_CRITERIA
+
+SEEDS = REPO.parent / "shared" / "seeds"
+
+
+# --------------------------------------------------------------------------- catalogue
+def test_shipped_catalogue_covers_the_seed_criteria():
+    cat = load_catalogue()
+    for cid in ("revenue_contribution", "growth_potential", "strategic_fit", "market_influence",
+                "willingness_to_partner", "complexity_of_needs", "cost_to_serve",
+                "executive_fit", "innovativeness", "reputation", "ease_of_buying",
+                "information_exchange", "long_term_vision", "margin", "satisfaction",
+                "purchase_frequency", "breadth"):
+        assert cid in cat, cid
+    assert {c.family for c in cat} == set(FAMILIES)
+    assert cat["cost_to_serve"].direction == -1 and cat["cost_to_serve"].column == "cost_to_serve"
+    assert cat["growth_potential"].column == "score_growth_potential"
+    # Every assessed criterion of the synthetic sample is in the catalogue.
+    assessed = {c.source.split(":")[1] for c in cat if c.kind == "assessment"}
+    assert set(ASSESSED_CRITERIA) <= assessed
+    # Every criterion cites at least one reference; the seed references name the seed files.
+    seeds = {k: v for k, v in cat.references.items() if k.startswith("seed_")}
+    assert len(seeds) == 5 and all(c.reference for c in cat)
+    for ref in seeds.values():
+        assert ref["file"].endswith(".txt") and ref["title"]
+        if SEEDS.exists():
+            assert (SEEDS / ref["file"]).exists(), ref["file"]
+    frame = cat.to_frame()
+    assert len(frame) == len(cat) and frame.loc["margin", "family"] == "growth"
+
+
+def test_shipped_rule_sets_load():
+    assert available_rule_sets() == ["size_only", "seed_weighted", "selection_matrix"]
+    size = load_rule_set("size_only")
+    assert size.weights == {"revenue_contribution": 1.0}
+    assert (size.tiers.method, size.tiers.strategic, size.tiers.key) == ("cap", 0.03, 0.15)
+    matrix = load_rule_set("selection_matrix")
+    assert set(matrix.axes) == {"attractiveness", "strength"}
+    assert "ease_of_buying" in load_rule_set("seed_weighted").weights
+
+
+# --------------------------------------------------------------------------- malformed YAML
+GOOD_CRITERION = """
+  - id: revenue_contribution
+    family: size
+    source: feature:revenue_12m
+    direction: 1
+    weight: 1
+"""
+
+
+def _catalogue_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("body, key, words", [
+    ("criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 2}\n",
+     "criteria[0] ('x').direction", "+1 or -1"),
+    ("criteria:\n  - {id: x, family: sizes, source: 'feature:a', direction: 1}\n",
+     "criteria[0] ('x').family", "did you mean 'size'"),
+    ("criteria:\n  - {id: x, family: size, direction: 1}\n",
+     "criteria[0] ('x').source", "is missing"),
+    ("criteria:\n  - {id: x, family: size, source: 'column:a', direction: 1}\n",
+     "criteria[0] ('x').source", "feature:<column>"),
+    ("criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 1, wieght: 2}\n",
+     "criteria[0] ('x').wieght", "did you mean 'weight'"),
+    ("criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 1, weight: -1}\n",
+     "criteria[0] ('x').weight", "≥ 0"),
+    ("criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 1}\n"
+     "  - {id: x, family: size, source: 'feature:b', direction: 1}\n",
+     "criteria[1].id", "duplicate"),
+    ("references: {seed_000: {title: T}}\n"
+     "criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 1, reference: seed_001}\n",
+     "criteria[0] ('x').reference", "unknown reference 'seed_001'"),
+    ("criteria: []\n", "criteria", "non-empty"),
+    ("critera:\n  - {id: x}\n", "critera", "did you mean 'criteria'"),
+])
+def test_malformed_catalogue_names_the_key(tmp_path, body, key, words):
+    path = _catalogue_file(tmp_path, body)
+    with pytest.raises(CatalogueError) as info:
+        load_catalogue(path)
+    assert info.value.key == key
+    assert key in str(info.value) and words in str(info.value)
+    assert "catalogue.yaml" in str(info.value)
+
+
+def test_invalid_yaml_syntax_names_file_and_line(tmp_path):
+    path = _catalogue_file(tmp_path, "criteria:\n  - id: x\n    family: [size\n")
+    with pytest.raises(CatalogueError, match=r"catalogue.yaml: not valid YAML at line \d+"):
+        load_catalogue(path)
+
+
+@pytest.mark.parametrize("rule, key, words", [
+    ({"weights": {"revenue_contributon": 1}}, "weights.revenue_contributon",
+     "did you mean 'revenue_contribution'"),
+    ({"weights": {"revenue_contribution": "high"}}, "weights.revenue_contribution", "number"),
+    ({"weights": {"revenue_contribution": 0}}, "weights", "positive"),
+    ({"wieghts": {"revenue_contribution": 1}}, "wieghts", "did you mean 'weights'"),
+    ({"weights": {"revenue_contribution": 1}, "tiers": {"strategic": 0.2, "key": 0.1}},
+     "tiers.strategic", "cumulative"),
+    ({"weights": {"revenue_contribution": 1}, "tiers": {"method": "top"}}, "tiers.method",
+     "'cap' or 'threshold'"),
+    ({"weights": {"revenue_contribution": 1}, "tiers": {"key": 1.5}}, "tiers.key", "[0, 1]"),
+    ({"weights": {"revenue_contribution": 1}, "normalisation": "zscore"}, "normalisation",
+     "rank, robust_z"),
+    ({"weights": {"revenue_contribution": 1}, "types": {"growth": "growth"}}, "types.growth",
+     "unknown criterion"),
+    ({"weights": {"revenue_contribution": 1, "margin": 1},
+      "axes": {"attractiveness": ["revenue_contribution"], "strength": ["growth_potential"]}},
+     "axes.strength", "has no weight"),
+    ({"weights": {"revenue_contribution": 1, "margin": 1, "breadth": 1},
+      "axes": {"attractiveness": ["revenue_contribution"], "strength": ["margin"]}},
+     "axes", "on no axis: breadth"),
+])
+def test_malformed_rule_set_names_the_key(rule, key, words):
+    with pytest.raises(CatalogueError) as info:
+        load_rule_set(rule)
+    assert info.value.key == key and words in str(info.value)
+
+
+def test_unknown_rule_set_name_suggests():
+    with pytest.raises(CatalogueError, match="did you mean 'seed_weighted'"):
+        load_rule_set("seed_weighed")
+
+
+def test_user_rule_set_and_catalogue_files(tmp_path):
+    rule_file = tmp_path / "mine.yaml"
+    rule_file.write_text("description: revenue and fit\nweights:\n  revenue_contribution: 2\n"
+                         "  strategic_fit: 1\ntiers: {method: cap, strategic: 0.1, key: 0.3}\n")
+    mine = load_rule_set(rule_file)
+    assert mine.name == "mine" and mine.weights == {"revenue_contribution": 2.0,
+                                                     "strategic_fit": 1.0}
+    cat_file = _catalogue_file(tmp_path, "criteria:" + GOOD_CRITERION +
+                               "rule_sets:\n  a: {weights: {revenue_contribution: 1}}\n"
+                               "  b: {weights: {revenue_contribution: 2}}\n")
+    assert len(load_catalogue(cat_file)) == 1
+    assert load_rule_set(f"{cat_file}::b").weights == {"revenue_contribution": 2.0}
+    with pytest.raises(CatalogueError, match="holds 2 rule sets"):
+        load_rule_set(cat_file)
+
+
+# --------------------------------------------------------------------------- exact scores
+def _hand_features() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"revenue_12m": [100.0, 200.0, 300.0, 400.0],
+         "score_growth_potential": [1.0, np.nan, 5.0, 3.0]},
+        index=pd.Index(["A", "B", "C", "D"], name="account_id"))
+
+
+HAND_RULE = {"name": "hand", "weights": {"revenue_contribution": 1, "growth_potential": 1},
+             "tiers": {"method": "cap", "strategic": 0.25, "key": 0.5},
+             "types": {"revenue_split": 0.5, "growth_split": 0.5}}
+
+
+def test_scores_contributions_tiers_types_by_hand():
+    feats = _hand_features()
+    rule = load_rule_set(HAND_RULE)
+    contrib = contributions(feats, rule)
+    # Revenue ranks 1..4 → (r − 0.5) / 4 − 0.5; growth observed 1, 5, 3 → ranks 1, 3, 2 of 3;
+    # B's missing growth is imputed at the median (0). Both weights become 1/2.
+    np.testing.assert_allclose(contrib["revenue_contribution"],
+                               [-0.1875, -0.0625, 0.0625, 0.1875], atol=1e-15)
+    np.testing.assert_allclose(contrib["growth_potential"], [-1 / 6, 0, 1 / 6, 0], atol=1e-15)
+    scored = score_accounts(feats, rule)
+    np.testing.assert_allclose(scored["score"], contrib.sum(axis=1), atol=0)
+    assert scored["rank"].to_dict() == {"C": 1, "D": 2, "B": 3, "A": 4}
+    assert scored["tier"].tolist() == ["regular", "regular", "strategic", "key"]
+    assert scored["tier"].dtype == pd.CategoricalDtype(list(TIERS), ordered=True)
+    # Revenue high above its median (250): C, D; growth high above its median (3): C only.
+    assert scored["type"].tolist() == ["tactical", "tactical", "strategic", "stable"]
+    assert scored.attrs["imputed"] == {"revenue_contribution": 0, "growth_potential": 1}
+    assert scored["n_imputed"].tolist() == [0, 1, 0, 0]
+    assert scored.attrs["type_growth_missing"] == 1
+    # A rule set is a callable that returns the score.
+    pd.testing.assert_series_equal(rule(feats), scored["score"], check_names=False)
+
+
+def test_missing_policies():
+    feats = _hand_features()
+    rule = load_rule_set(HAND_RULE)
+    worst = contributions(feats, rule, missing="worst")
+    assert worst.loc["B", "growth_potential"] == pytest.approx(-1 / 6)
+    with pytest.raises(ValueError, match=r"growth_potential \(1 accounts\)"):
+        score_accounts(feats, rule, missing="raise")
+    with pytest.raises(ValueError, match="missing must be one of"):
+        score_accounts(feats, rule, missing="zero")
+
+
+def test_unavailable_criteria_are_reported_not_zeroed():
+    feats = _hand_features()
+    rule = load_rule_set({"weights": {"revenue_contribution": 1, "ease_of_buying": 3}})
+    scored = score_accounts(feats, rule)
+    assert scored.attrs["unavailable"] == ["ease_of_buying"]
+    # The weights are renormalised over the available criterion: revenue gets weight 1.
+    np.testing.assert_allclose(scored["score"], [-0.375, -0.125, 0.125, 0.375])
+    cov = coverage(feats, rule)
+    assert cov.loc["ease_of_buying", ["available", "effective_weight"]].tolist() == [False, 0.0]
+    assert cov.loc["revenue_contribution", "effective_weight"] == 1.0
+    with pytest.raises(ValueError, match="none of its criteria is available"):
+        score_accounts(feats, load_rule_set({"weights": {"ease_of_buying": 1}}))
+
+
+def test_robust_z_and_threshold_tiers_by_hand():
+    feats = pd.DataFrame({"revenue_12m": [1.0, 2.0, 3.0, 4.0, 100.0]},
+                         index=pd.Index(list("ABCDE"), name="account_id"))
+    rule = load_rule_set({"weights": {"revenue_contribution": 1}, "normalisation": "robust_z",
+                          "tiers": {"method": "threshold", "strategic": 2.0, "key": 0.5}})
+    scored = score_accounts(feats, rule)
+    # median 3, MAD 1 → z = (x − 3) / 1.4826, clipped at 3.
+    np.testing.assert_allclose(scored["score"], [-2 / 1.4826, -1 / 1.4826, 0, 1 / 1.4826, 3.0])
+    assert scored["tier"].tolist() == ["regular", "regular", "regular", "key", "strategic"]
+
+
+def test_cost_to_serve_direction_is_negative():
+    feats = pd.DataFrame({"cost_to_serve": [1.0, 2.0, 3.0]}, index=["A", "B", "C"])
+    scored = score_accounts(feats.assign(revenue_12m=1.0),
+                            load_rule_set({"weights": {"cost_to_serve": 1}}))
+    assert scored["rank"].tolist() == [1, 2, 3]
+
+
+# --------------------------------------------------------------------------- migration
+def test_tier_migration_by_hand():
+    a = pd.Series({"A": "strategic", "B": "key", "C": "regular", "D": "regular"})
+    b = pd.Series({"A": "key", "B": "key", "C": "strategic", "E": "regular"})
+    table = tier_migration(a, b)
+    assert table.loc["strategic", "key"] == 1 and table.loc["key", "key"] == 1
+    assert table.loc["regular", "strategic"] == 1 and table.loc["regular", "(gone)"] == 1
+    assert table.loc["(new)", "regular"] == 1
+    assert table.to_numpy().sum() == 5
+    assert table.loc[list(TIERS)].sum(axis=1).tolist() == [2, 1, 1]
+
+
+# --------------------------------------------------------------------------- the sample
+@pytest.fixture(scope="module")
+def sample_features(sample_dataset):
+    return account_features(sample_dataset, "2024-01-01", 365)
+
+
+@pytest.mark.parametrize("name", ["size_only", "seed_weighted", "selection_matrix"])
+def test_sample_caps_hold_and_contributions_add_up(sample_features, name):
+    rule = load_rule_set(name)
+    scored = score_accounts(sample_features, rule)
+    n = len(scored)
+    counts = scored["tier"].value_counts()
+    assert n == 244
+    assert counts["strategic"] == math.floor(0.03 * n) == 7
+    assert counts["strategic"] + counts["key"] == math.floor(0.15 * n) == 36
+    assert scored.loc[scored["tier"] >= "key", "score"].min() > \
+        scored.loc[scored["tier"] == "regular", "score"].max()
+    contrib = contributions(sample_features, rule)
+    np.testing.assert_allclose(contrib.sum(axis=1), scored["score"], rtol=0, atol=1e-12)
+    assert scored["type"].value_counts().to_dict() == {"tactical": 137, "high-growth": 58,
+                                                       "stable": 32, "strategic": 17}
+
+
+def test_sample_seed_weighted_differs_from_size_only(sample_features):
+    size = score_accounts(sample_features, "size_only")
+    seed = score_accounts(sample_features, "seed_weighted")
+    assert seed.attrs["unavailable"] == ["ease_of_buying"]
+    assert seed.attrs["imputed"]["growth_potential"] == 5
+    assert seed.attrs["imputed"]["revenue_growth"] == 34
+    key_size = set(size.index[size["tier"] >= "key"])
+    key_seed = set(seed.index[seed["tier"] >= "key"])
+    assert len(key_size) == len(key_seed) == 36
+    assert key_size != key_seed
+    assert len(key_size & key_seed) < 36
+
+
+def test_sample_selection_matrix_axes(sample_features):
+    scored = score_accounts(sample_features, "selection_matrix")
+    np.testing.assert_allclose(scored["attractiveness"] + scored["strength"], scored["score"],
+                               atol=1e-12)
+    assert set(scored["quadrant"].unique()) == {"strategic", "star", "status", "streamline"}
+
+
+def test_with_caps_changes_counts(sample_features):
+    rule = load_rule_set("seed_weighted").with_caps(strategic=0.05, key=0.2)
+    assert isinstance(rule, RuleSet)
+    counts = score_accounts(sample_features, rule)["tier"].value_counts()
+    assert counts["strategic"] == 12 and counts["key"] == 48 - 12
+
+
+def test_sample_review_and_migration(sample_dataset):
+    tiers = review(sample_dataset, "seed_weighted", ["2023-07-01", "2024-01-01"])
+    assert list(tiers.columns) == ["2023-07-01", "2024-01-01"]
+    first, second = tiers["2023-07-01"], tiers["2024-01-01"]
+    table = tier_migration(first, second)
+    for tier in TIERS:
+        assert table.loc[tier].sum() == (first == tier).sum()
+        assert table[tier].sum() == (second == tier).sum()
+    assert table.to_numpy().sum() == len(tiers)
+    # Reviews move accounts: the key list at the second review is not the first one.
+    assert table.loc["key", "key"] < (first == "key").sum()
+
+
+# --------------------------------------------------------------------------- UCI wholesale
+def test_uci_wholesale_size_only_tiers():
+    path = reference_path("uci-wholesale-customers", "customers.csv")
+    customers = pd.read_csv(path)
+    spend = customers[["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper",
+                       "Delicatessen"]].sum(axis=1)
+    feats = pd.DataFrame({"revenue_12m": spend.to_numpy(dtype=float)},
+                         index=pd.Index([f"C{i:03d}" for i in range(len(spend))],
+                                        name="account_id"))
+    scored = score_accounts(feats, "size_only")
+    counts = scored["tier"].value_counts()
+    assert (counts["strategic"], counts["key"], counts["regular"]) == (13, 53, 374)
+    top = spend.sort_values(ascending=False)
+    chosen = scored.index[scored["tier"] >= "key"]
+    assert set(chosen) == {f"C{i:03d}" for i in top.index[:66]}
+    assert scored.attrs["type_growth_missing"] == 440  # no growth assessment in UCI
+    assert set(scored["type"].unique()) == {"stable", "tactical"}
