@@ -6,6 +6,10 @@
   :mod:`statsmodels.duration`.
 - :class:`ChurnClassifier`: a calibrated scikit-learn pipeline, with :func:`churn_scores` and
   :func:`reliability_table` to judge its probabilities.
+- :func:`renewal_survivors` and :func:`account_durations` turn an ``accounts`` table
+  (``acquired_on``, ``churned_on``) into the inputs of the sBG model and of Kaplan-Meier / Cox.
+
+Time is in days unless a function says otherwise; a renewal period is ``period_days`` long.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from kamlab.clv import ConvergenceWarning, _fit_mle, _standard_errors
 __all__ = [
     "ConvergenceWarning",
     "ShiftedBetaGeometric",
+    "renewal_survivors",
+    "account_durations",
     "kaplan_meier",
     "cox_ph",
     "logrank",
@@ -49,13 +55,46 @@ _Z95 = float(norm.ppf(0.975))
 # ---------------------------------------------------------------------------------------------
 
 
-def _sbg_loglik(params: np.ndarray, churned: np.ndarray, alive: float) -> float:
+def _sbg_loglik(params: np.ndarray, churned: np.ndarray, alive: float, first: int = 0,
+                at_first: float | None = None) -> float:
+    """sBG log-likelihood of one cohort observed from the start of period ``first``.
+
+    ``churned[j]`` customers leave at renewal ``first + j + 1`` and ``alive`` remain after the
+    last one. A cohort first seen at period ``first > 0`` (left-truncated) with ``at_first``
+    customers contributes conditionally on survival to that period: minus ``at_first`` log S(first).
+    """
     alpha, beta = params
-    t = np.arange(1, len(churned) + 1, dtype=float)
+    t = np.arange(first + 1, first + len(churned) + 1, dtype=float)
     lb = betaln(alpha, beta)
     log_p = betaln(alpha + 1.0, beta + t - 1.0) - lb
-    log_s = betaln(alpha, beta + len(churned)) - lb
-    return float(np.dot(churned, log_p) + alive * log_s)
+    log_s = betaln(alpha, beta + first + len(churned)) - lb
+    ll = float(np.dot(churned, log_p) + alive * log_s)
+    if first > 0:
+        ll -= float(at_first) * (betaln(alpha, beta + first) - lb)
+    return ll
+
+
+def _cohort_rows(table) -> list[tuple[int, np.ndarray]]:
+    """(first observed period, contiguous observed counts) per cohort row with >= 2 periods."""
+    frame = pd.DataFrame(table)
+    values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    rows = []
+    for label, row in zip(frame.index, values):
+        seen = np.flatnonzero(~np.isnan(row))
+        if seen.size == 0:
+            continue
+        if np.any(np.diff(seen) != 1):
+            raise ValueError(f"cohort {label!r}: observed periods must be contiguous (no gaps)")
+        counts = row[seen]
+        if np.any(counts < 0):
+            raise ValueError(f"cohort {label!r}: survivors must be non-negative")
+        if np.any(np.diff(counts) > 0):
+            raise ValueError(f"cohort {label!r}: survivors must not increase (a cohort cannot grow)")
+        if seen.size >= 2 and counts[0] > 0:
+            rows.append((int(seen[0]), counts))
+    if not rows:
+        raise ValueError("no cohort has two consecutive observed periods with customers at the first")
+    return rows
 
 
 class ShiftedBetaGeometric(BaseEstimator):
@@ -75,13 +114,22 @@ class ShiftedBetaGeometric(BaseEstimator):
         self.max_iter = max_iter
 
     def fit(self, survivors) -> "ShiftedBetaGeometric":
-        """Fit on the number alive at the start of periods 0..n (one cohort).
+        """Fit on the number alive at the start of periods 0..n (one cohort, or a cohort table).
 
         Parameters
         ----------
-        survivors : array-like
-            Non-increasing counts, ``survivors[0]`` the cohort size.
+        survivors : array-like or DataFrame
+            One cohort: non-increasing counts, ``survivors[0]`` the cohort size. Several
+            cohorts: a 2-D table (rows cohorts, columns periods 0..n, as returned by
+            :func:`renewal_survivors`) with NaN where a period is not observed. Each row's
+            observed periods must be contiguous; a row first observed at period k > 0 is
+            left-truncated and enters the likelihood conditionally on survival to period k.
+            Rows with fewer than two observed periods carry no information and are skipped.
+            For a table, ``n0_`` is 1 (so :meth:`expected_survivors` gives shares) and
+            ``n_periods_`` is the last observed period.
         """
+        if np.ndim(survivors) == 2:
+            return self._fit_table(survivors)
         s = np.asarray(survivors, dtype=float).ravel()
         if len(s) < 2:
             raise ValueError("survivors needs at least two periods (0 and 1)")
@@ -112,6 +160,30 @@ class ShiftedBetaGeometric(BaseEstimator):
         self.converged_ = conv
         self.n0_ = float(n0)
         self.n_periods_ = len(s) - 1
+        return self
+
+    def _fit_table(self, table) -> "ShiftedBetaGeometric":
+        rows = _cohort_rows(table)
+        parts = [(-np.diff(c), float(c[-1]), k0, float(c[0])) for k0, c in rows]
+        n_first = sum(p[3] for p in parts)
+
+        def negll_sum(theta):
+            return -sum(_sbg_loglik(np.exp(theta), ch, alive, k0, at) for ch, alive, k0, at in parts)
+
+        def f(theta):
+            v = negll_sum(theta) / n_first
+            return v if np.isfinite(v) else 1e10
+
+        starts = [np.zeros(2), np.log([0.5, 2.0]), np.log([2.0, 0.5])]
+        theta, res, conv = _fit_mle(f, starts, False, ("alpha", "beta"), self.max_iter, "sBG")
+        self.params_ = pd.Series(np.exp(theta), index=["alpha", "beta"], name="estimate")
+        se, _ = _standard_errors(theta, negll_sum, None)
+        self.standard_errors_ = pd.Series(se, index=["alpha", "beta"], name="std_error")
+        self.log_likelihood_ = float(-negll_sum(theta))
+        self.converged_ = conv
+        self.n0_ = 1.0
+        self.n_periods_ = max(k0 + len(c) - 1 for k0, c in rows)
+        self.n_cohorts_ = len(rows)
         return self
 
     def _ab(self) -> tuple[float, float]:
@@ -162,6 +234,175 @@ class ShiftedBetaGeometric(BaseEstimator):
 
 
 # ---------------------------------------------------------------------------------------------
+# accounts table -> renewal cohorts and durations
+# ---------------------------------------------------------------------------------------------
+
+
+def _account_dates(accounts: pd.DataFrame, cols: list[str], account_col: str) -> pd.DataFrame:
+    missing = [c for c in [account_col, *cols] if c not in accounts.columns]
+    if missing:
+        raise ValueError(f"accounts lacks column(s) {missing}")
+    out = pd.DataFrame({c: pd.to_datetime(accounts[c]).dt.normalize() for c in cols})
+    out.index = pd.Index(accounts[account_col].to_numpy(), name=account_col)
+    return out
+
+
+def _check_dates(d: pd.DataFrame, cohort_col: str, churn_col: str) -> None:
+    no_start = d[cohort_col].isna()
+    if no_start.any():
+        raise ValueError(f"{int(no_start.sum())} account(s) have no {cohort_col!r}; first ids: "
+                         f"{list(d.index[no_start][:5])}")
+    early = d[churn_col] < d[cohort_col]
+    if early.any():
+        raise ValueError(f"{int(early.sum())} account(s) have {churn_col!r} before {cohort_col!r}; "
+                         f"first ids: {list(d.index[early][:5])}")
+
+
+def renewal_survivors(
+    accounts: pd.DataFrame,
+    period_days: int = 365,
+    as_of=None,
+    cohort_col: str = "acquired_on",
+    churn_col: str = "churned_on",
+    *,
+    observed_from=None,
+    account_col: str = "account_id",
+) -> pd.DataFrame:
+    """Accounts alive at the start of each renewal period, per acquisition-year cohort.
+
+    Period k of an account starts ``k * period_days`` days after its acquisition (its k-th
+    renewal); it is alive at the start of period k when it has no churn date on or before
+    that day. A cohort's count at period k is reported only when it is exact:
+
+    - right censoring: every member's k-th renewal is on or before ``as_of``;
+    - left truncation: with ``observed_from`` (the first day churn was recorded, e.g. the
+      data start; accounts that left earlier are absent from the table), every member's k-th
+      renewal is on or after it.
+
+    Parameters
+    ----------
+    accounts : DataFrame
+        One row per account with acquisition and (optional, NaT = still active) churn dates.
+    period_days : int
+        Length of a renewal period in days.
+    as_of : date-like, optional
+        Date up to which churn is known (default: the latest date in the two columns).
+    cohort_col, churn_col : str
+        Acquisition and churn date columns.
+    observed_from : date-like, optional
+        First date from which churn is recorded (default: churn is known since acquisition).
+
+    Returns
+    -------
+    DataFrame
+        Index ``cohort`` (acquisition year), columns periods 0..n (nullable integers, missing
+        where not exactly observed); accounts acquired after ``as_of`` are left out. Fit the
+        sBG model with ``ShiftedBetaGeometric().fit(table)``. ``attrs`` records
+        ``period_days``, ``as_of``, ``observed_from`` and ``n_accounts`` per cohort.
+    """
+    if int(period_days) != period_days or period_days <= 0:
+        raise ValueError(f"period_days must be a positive whole number of days, got {period_days}")
+    d = _account_dates(accounts, [cohort_col, churn_col], account_col)
+    _check_dates(d, cohort_col, churn_col)
+    as_of = (pd.Timestamp(as_of) if as_of is not None
+             else max(d[cohort_col].max(), d[churn_col].max() if d[churn_col].notna().any() else d[cohort_col].max()))
+    as_of = as_of.normalize()
+    d = d[d[cohort_col] <= as_of]
+    if d.empty:
+        raise ValueError(f"no account acquired on or before as_of {as_of.date()}")
+    start = pd.Timestamp(observed_from).normalize() if observed_from is not None else None
+    late = d[churn_col] > as_of
+    churn_day = d[churn_col].where(~late)
+    if start is not None and (churn_day < start).any():
+        raise ValueError(f"some {churn_col!r} dates are before observed_from {start.date()}")
+    span = int(((as_of - d[cohort_col].min()) / pd.Timedelta(days=1)) // period_days)
+    step = pd.Timedelta(days=int(period_days))
+    cohort = d[cohort_col].dt.year.rename("cohort")
+    rows = {}
+    for year, members in d.groupby(cohort, sort=True):
+        acq = members[cohort_col]
+        gone = churn_day.loc[members.index]
+        counts = {}
+        for k in range(span + 1):
+            renewal = acq + k * step
+            if renewal.max() > as_of:
+                break
+            if start is not None and renewal.min() < start:
+                counts[k] = pd.NA
+                continue
+            counts[k] = len(members) if k == 0 else int((gone.isna() | (gone > renewal)).sum())
+        rows[int(year)] = counts
+    out = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=range(span + 1))
+    seen = np.flatnonzero(out.notna().any(axis=0).to_numpy())
+    out = out.iloc[:, : (seen[-1] + 1 if seen.size else 1)].astype("Int64")  # columns stay 0..n
+    out.index.name = "cohort"
+    out.columns.name = "period"
+    out.attrs.update(period_days=int(period_days), as_of=as_of.date().isoformat(),
+                     observed_from=None if start is None else start.date().isoformat(),
+                     n_accounts={int(k): int(v) for k, v in cohort.value_counts().sort_index().items()})
+    return out
+
+
+def account_durations(
+    accounts: pd.DataFrame,
+    as_of,
+    *,
+    start=None,
+    observed_from=None,
+    cohort_col: str = "acquired_on",
+    churn_col: str = "churned_on",
+    account_col: str = "account_id",
+) -> pd.DataFrame:
+    """Time to churn in days and the event flag, for Kaplan-Meier and Cox.
+
+    Parameters
+    ----------
+    accounts : DataFrame
+        One row per account with acquisition and churn (NaT = active) dates.
+    as_of : date-like
+        End of follow-up: churn after it is censored at it.
+    start : date-like, optional
+        Common time origin (e.g. the cutoff at which tiers and features were measured): only
+        accounts acquired before it and not churned before it are followed, from it. By
+        default each account is followed from its acquisition.
+    observed_from : date-like, optional
+        Without ``start``: the first date churn is recorded (accounts that left before are
+        absent). Adds ``entry_days`` (days from acquisition to it, 0 if later) so survival can
+        be estimated with delayed entry (left truncation).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by account: ``duration_days`` (to churn, or to ``as_of`` when censored),
+        ``event`` (1 churned by ``as_of``, else 0) and, with ``observed_from``, ``entry_days``.
+    """
+    d = _account_dates(accounts, [cohort_col, churn_col], account_col)
+    _check_dates(d, cohort_col, churn_col)
+    as_of = pd.Timestamp(as_of).normalize()
+    if start is not None:
+        origin = pd.Timestamp(start).normalize()
+        if origin >= as_of:
+            raise ValueError(f"start {origin.date()} must be before as_of {as_of.date()}")
+        d = d[(d[cohort_col] < origin) & (d[churn_col].isna() | (d[churn_col] >= origin))]
+        begin = pd.Series(origin, index=d.index)
+    else:
+        d = d[d[cohort_col] <= as_of]
+        begin = d[cohort_col]
+    if d.empty:
+        raise ValueError("no account is under follow-up between the origin and as_of")
+    event = d[churn_col].notna() & (d[churn_col] <= as_of)
+    end = d[churn_col].where(event, as_of)
+    out = pd.DataFrame({"duration_days": ((end - begin) / pd.Timedelta(days=1)).astype(float),
+                        "event": event.astype("int64")}, index=d.index)
+    if observed_from is not None and start is None:
+        seen = pd.Timestamp(observed_from).normalize()
+        if (d.loc[event, churn_col] < seen).any():
+            raise ValueError(f"some {churn_col!r} dates are before observed_from {seen.date()}")
+        out["entry_days"] = ((seen - begin) / pd.Timedelta(days=1)).clip(lower=0).astype(float)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
 # account survival
 # ---------------------------------------------------------------------------------------------
 
@@ -188,10 +429,23 @@ def _survival_inputs(durations, events, groups=None):
     return t, e_float.astype(int), g
 
 
-def kaplan_meier(durations, events, groups=None) -> pd.DataFrame:
+def _entry_times(entry, t: np.ndarray) -> np.ndarray | None:
+    if entry is None:
+        return None
+    en = np.asarray(entry, dtype=float).ravel()
+    if len(en) != len(t) or not np.all(np.isfinite(en)) or np.any(en < 0):
+        raise ValueError("entry must be finite, non-negative and one per duration")
+    if np.any(en > t):
+        raise ValueError(f"{int((en > t).sum())} entry time(s) after the duration")
+    return en
+
+
+def kaplan_meier(durations, events, groups=None, entry=None) -> pd.DataFrame:
     """Kaplan-Meier survival curves, one per group (statsmodels ``SurvfuncRight``).
 
-    Pointwise 95 % intervals use the log(-log) transform of Greenwood's variance.
+    Pointwise 95 % intervals use the log(-log) transform of Greenwood's variance. ``entry``
+    (optional, same unit as ``durations``) gives delayed-entry times for left-truncated data
+    (an account enters the risk set only from its entry time).
 
     Returns
     -------
@@ -200,12 +454,13 @@ def kaplan_meier(durations, events, groups=None) -> pd.DataFrame:
         (survival 1) and one per distinct event time.
     """
     t, e, g = _survival_inputs(durations, events, groups)
+    en = _entry_times(entry, t)
     if g is None:
         g = np.array(["all"] * len(t), dtype=object)
     frames = []
     for name in pd.unique(g):
         m = g == name
-        sf = SurvfuncRight(t[m], e[m])
+        sf = SurvfuncRight(t[m], e[m], entry=None if en is None else en[m])
         s = np.asarray(sf.surv_prob, dtype=float)
         se = np.asarray(sf.surv_prob_se, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -219,7 +474,8 @@ def kaplan_meier(durations, events, groups=None) -> pd.DataFrame:
             "survival": np.r_[1.0, s],
             "ci_low": np.r_[1.0, lo],
             "ci_high": np.r_[1.0, hi],
-            "n_at_risk": np.r_[int(m.sum()), sf.n_risk].astype(int),
+            "n_at_risk": np.r_[int(m.sum()) if en is None else int((en[m] <= 0).sum()),
+                               sf.n_risk].astype(int),
             "n_events": np.r_[0, sf.n_events].astype(int),
         }))
     return pd.concat(frames, ignore_index=True)
@@ -243,10 +499,11 @@ def logrank(durations, events, groups) -> pd.Series:
 
 
 def cox_ph(df: pd.DataFrame, duration_col: str, event_col: str, covariates: list[str], *,
-           ties: str = "efron") -> pd.DataFrame:
+           ties: str = "efron", entry_col: str | None = None) -> pd.DataFrame:
     """Cox proportional-hazards regression (statsmodels ``PHReg``).
 
-    Non-numeric covariates are one-hot encoded (first level dropped).
+    Non-numeric covariates are one-hot encoded (first level dropped). ``entry_col`` names
+    delayed-entry times for left-truncated data.
 
     Returns
     -------
@@ -254,7 +511,7 @@ def cox_ph(df: pd.DataFrame, duration_col: str, event_col: str, covariates: list
         covariate, coef, std_error, hazard_ratio, ci_low, ci_high (95 % for the hazard ratio),
         p_value.
     """
-    cols = [duration_col, event_col, *covariates]
+    cols = [duration_col, event_col, *covariates] + ([entry_col] if entry_col else [])
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise ValueError(f"df lacks column(s) {missing}")
@@ -263,7 +520,8 @@ def cox_ph(df: pd.DataFrame, duration_col: str, event_col: str, covariates: list
         raise ValueError(f"{int(na.sum())} row(s) with missing values in {cols}; first index: {list(df.index[na][:5])}")
     t, e, _ = _survival_inputs(df[duration_col], df[event_col])
     X = pd.get_dummies(df[covariates], drop_first=True, dtype=float)
-    res = PHReg(t, X.to_numpy(dtype=float), status=e, ties=ties).fit()
+    en = _entry_times(df[entry_col], t) if entry_col else None
+    res = PHReg(t, X.to_numpy(dtype=float), status=e, entry=en, ties=ties).fit()
     coef = np.asarray(res.params)
     se = np.asarray(res.bse)
     return pd.DataFrame({
@@ -330,7 +588,7 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
             est = HistGradientBoostingClassifier(random_state=self.random_state)
         else:
             raise ValueError(f"model must be 'logistic' or 'hgb', got {self.model!r}")
-        return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), est)
+        return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), est)
 
     def fit(self, X, y) -> "ChurnClassifier":
         """Fit on features X (numeric; NaN imputed) and binary churn labels y."""

@@ -35,6 +35,9 @@ __all__ = [
     "customer_lifetime_value",
     "holdout_check",
     "plot_holdout",
+    "cumulative_purchases",
+    "plot_cumulative",
+    "value_vs_tier",
     "simulate_bgnbd",
     "FREQ_DAYS",
 ]
@@ -77,7 +80,16 @@ def rfm_summary(
 ) -> pd.DataFrame:
     """Calibration (and optional holdout) RFM summary per account.
 
-    Several transactions on one day count as one purchase (their amounts are summed).
+    Several transactions on one day count as one purchase (their amounts are summed, so a
+    credit note on the day of an order reduces that order's value).
+
+    Credit notes (negative amounts, allowed by the data contract) are not purchases: a
+    *purchase day* is a day whose net amount is positive, or a day of zero-value orders only
+    (e.g. free samples, as in CDNOW). A day with a negative net amount, or zero because
+    credits cancel its orders, is not counted in ``frequency``, ``recency``, the first
+    purchase, ``frequency_holdout`` or ``monetary_value``. How many account-days were left out
+    and their net amount is recorded in ``attrs["credit_days"]`` and
+    ``attrs["credit_amount"]`` (calibration period), so nothing is dropped silently.
 
     Parameters
     ----------
@@ -121,7 +133,9 @@ def rfm_summary(
         {"acc": transactions[account_col].to_numpy(), "day": dates.dt.normalize().to_numpy(),
          "amount": amounts.to_numpy(dtype=float)}
     )
-    daily = tx.groupby(["acc", "day"], sort=True, observed=True)["amount"].sum().reset_index()
+    daily = _purchase_days(tx)
+    credit_cal = daily[~daily["purchase"] & (daily["day"] <= cal_end)]
+    daily = daily[daily["purchase"]]
 
     cal = daily[daily["day"] <= cal_end]
     g = cal.groupby("acc", sort=True, observed=True)
@@ -150,7 +164,21 @@ def rfm_summary(
         out["frequency_holdout"] = counts.reindex(out.index, fill_value=0).astype("int64").to_numpy()
         out["duration_holdout"] = ((hold_end - cal_end) / day_ns) / unit
     out.attrs["freq"] = freq
+    out.attrs["credit_days"] = int(len(credit_cal))
+    out.attrs["credit_amount"] = float(credit_cal["amount"].sum())
     return out
+
+
+def _purchase_days(tx: pd.DataFrame) -> pd.DataFrame:
+    """Day totals per account (columns acc, day, amount) and whether each day is a purchase.
+
+    ``tx`` has columns acc, day (normalised dates) and amount. A purchase day has a positive
+    net amount, or only zero-value rows (no credit note).
+    """
+    g = tx.assign(credit=tx["amount"] < 0).groupby(["acc", "day"], sort=True, observed=True)
+    daily = g.agg(amount=("amount", "sum"), credit=("credit", "any")).reset_index()
+    daily["purchase"] = (daily["amount"] > 0) | ((daily["amount"] == 0) & ~daily["credit"])
+    return daily.drop(columns="credit")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -771,6 +799,7 @@ def holdout_check(
     model: BGNBD | ParetoNBD,
     summary: pd.DataFrame,
     max_bucket: int = 7,
+    bins: Sequence[int] | None = None,
 ) -> pd.DataFrame:
     """Predicted vs actual holdout repeat purchases by calibration frequency.
 
@@ -782,6 +811,10 @@ def holdout_check(
         ``duration_holdout``).
     max_bucket : int
         Frequencies >= this are pooled in one bucket labelled e.g. ``"7+"``.
+    bins : sequence of int, optional
+        Increasing lower edges of frequency buckets instead of one bucket per frequency, e.g.
+        ``[0, 10, 25, 50]`` gives ``"0-9"``, ``"10-24"``, ``"25-49"``, ``"50+"`` (for frequent
+        B2B buyers). Must start at 0.
 
     Returns
     -------
@@ -794,8 +827,17 @@ def holdout_check(
         raise ValueError(f"summary lacks {sorted(need - set(summary.columns))}; call rfm_summary(..., holdout_end=...)")
     pred = model.expected_purchases(summary["duration_holdout"].to_numpy(float), summary["frequency"],
                                     summary["recency"], summary["T"])
-    bucket = np.minimum(summary["frequency"].to_numpy(), max_bucket).astype(int)
-    labels = [str(i) for i in range(max_bucket)] + [f"{max_bucket}+"]
+    freq_x = summary["frequency"].to_numpy()
+    if bins is None:
+        bucket = np.minimum(freq_x, max_bucket).astype(int)
+        labels = [str(i) for i in range(max_bucket)] + [f"{max_bucket}+"]
+    else:
+        edges = np.asarray(bins, dtype=int)
+        if len(edges) == 0 or edges[0] != 0 or np.any(np.diff(edges) <= 0):
+            raise ValueError(f"bins must be increasing lower edges starting at 0, got {list(bins)}")
+        bucket = np.searchsorted(edges, freq_x, side="right") - 1
+        labels = [str(lo) if hi - lo == 1 else f"{lo}-{hi - 1}" for lo, hi in zip(edges[:-1], edges[1:])]
+        labels.append(f"{edges[-1]}+")
     df = pd.DataFrame({"bucket": pd.Categorical.from_codes(bucket, labels),
                        "actual": summary["frequency_holdout"].to_numpy(float), "predicted": pred})
     g = df.groupby("bucket", observed=False)
@@ -823,6 +865,172 @@ def plot_holdout(check: pd.DataFrame, ax=None):
     ax.set_ylabel("mean repeat purchases in holdout")
     ax.legend()
     return ax
+
+
+def cumulative_purchases(
+    model: BGNBD | ParetoNBD,
+    transactions: pd.DataFrame,
+    calibration_end: Any,
+    holdout_end: Any = None,
+    freq: str = "W",
+    *,
+    account_col: str = "account_id",
+    date_col: str = "date",
+    amount_col: str = "amount",
+) -> pd.DataFrame:
+    """Actual and predicted cumulative repeat purchases of the calibration accounts over time.
+
+    The population is the accounts of :func:`rfm_summary` (first purchase on or before
+    ``calibration_end``); purchase days follow its rules (credit-note days are not purchases).
+    The prediction at a date is the sum over accounts of the model's unconditional expectation
+    E[X(age)] for a customer acquired at its first purchase (Fader, Hardie & Lee 2005, fig. 3),
+    so the holdout part is a genuine out-of-sample check of the whole purchase process.
+
+    Parameters
+    ----------
+    model : fitted BGNBD or ParetoNBD
+        Fitted on ``rfm_summary(transactions, calibration_end, freq=freq)``.
+    transactions : DataFrame
+        Transactions with account, date and amount columns.
+    calibration_end, holdout_end : date-like
+        Last day of calibration (inclusive) and of the tracking window (default: the last
+        transaction date, or ``calibration_end`` if no later transaction).
+    freq : {"D", "W", "M"}
+        Time unit of the grid and of the model.
+
+    Returns
+    -------
+    DataFrame
+        One row per grid point (every ``freq`` from the first purchase, plus the end):
+        ``t`` (periods since the first purchase), ``date``, ``actual``, ``predicted`` and
+        ``holdout`` (the date is after ``calibration_end``).
+    """
+    unit = _freq_days(freq)
+    model._check_fitted()
+    cal_end = pd.Timestamp(calibration_end).normalize()
+    tx = pd.DataFrame({
+        "acc": transactions[account_col].to_numpy(),
+        "day": pd.to_datetime(transactions[date_col]).dt.normalize().to_numpy(),
+        "amount": pd.to_numeric(transactions[amount_col]).to_numpy(dtype=float),
+    })
+    daily = _purchase_days(tx)
+    daily = daily[daily["purchase"]]
+    first = daily.groupby("acc", sort=True, observed=True)["day"].transform("min")
+    daily = daily[first <= cal_end]
+    first = first[first <= cal_end]
+    if daily.empty:
+        raise ValueError(f"no purchases on or before calibration_end {cal_end.date()}")
+    end = pd.Timestamp(holdout_end).normalize() if holdout_end is not None else max(daily["day"].max(), cal_end)
+    if end < cal_end:
+        raise ValueError(f"holdout_end {end.date()} is before calibration_end {cal_end.date()}")
+    start = daily["day"].min()
+    day_ns = np.timedelta64(1, "D")
+    repeat = ((daily.loc[daily["day"] > first, "day"] - start) / day_ns).to_numpy(dtype=float)
+    repeat = np.sort(repeat[repeat <= (end - start) / day_ns])
+    birth_day = daily.groupby("acc", sort=True, observed=True)["day"].min()
+    births, counts = np.unique(((birth_day - start) / day_ns).to_numpy(dtype=float), return_counts=True)
+    span = (end - start) / day_ns
+    grid = np.arange(0.0, span + 1e-9, unit)
+    if grid[-1] < span:
+        grid = np.append(grid, span)
+    grid_days = np.floor(grid + 1e-9)
+    ages = np.clip(grid_days[:, None] - births[None, :], 0.0, None) / unit
+    expected = np.asarray(model.expected_purchases_new(ages), dtype=float)
+    dates = start + pd.to_timedelta(grid_days, unit="D")
+    out = pd.DataFrame({
+        "t": grid / unit,
+        "date": dates,
+        "actual": np.searchsorted(repeat, grid_days, side="right").astype("int64"),
+        "predicted": np.einsum("kj,j->k", expected, counts.astype(float)),
+        "holdout": dates > cal_end,
+    })
+    out.attrs.update(freq=freq, calibration_t=float((cal_end - start) / day_ns) / unit)
+    return out
+
+
+def plot_cumulative(
+    model: BGNBD | ParetoNBD,
+    transactions: pd.DataFrame,
+    calibration_end: Any,
+    holdout_end: Any = None,
+    freq: str = "W",
+    *,
+    ax=None,
+    **columns: str,
+):
+    """Tracking plot: actual vs predicted cumulative repeat purchases, holdout shaded.
+
+    Arguments as in :func:`cumulative_purchases` (``columns`` passes ``account_col``,
+    ``date_col``, ``amount_col``). The calibration end is marked by the start of the shaded
+    holdout span. Returns the Axes.
+    """
+    import matplotlib.pyplot as plt
+
+    track = cumulative_purchases(model, transactions, calibration_end, holdout_end, freq, **columns)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(track["t"], track["actual"], label="actual")
+    ax.plot(track["t"], track["predicted"], linestyle="--", label=f"predicted ({type(model).__name__})")
+    if track["holdout"].any():
+        ax.axvspan(track.attrs["calibration_t"], float(track["t"].max()), color="grey", alpha=0.15,
+                   label="holdout")
+    unit = {"D": "days", "W": "weeks", "M": "months"}[freq]
+    ax.set_xlabel(f"{unit} since {track['date'].iloc[0].date()}")
+    ax.set_ylabel("cumulative repeat purchases")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def value_vs_tier(
+    values: pd.Series,
+    scores: pd.DataFrame,
+    top: float = 0.10,
+    key_tiers: Sequence[str] = ("key", "strategic"),
+    *,
+    tier_col: str = "tier",
+    score_col: str = "score",
+) -> pd.Series:
+    """Do the rule-based key accounts hold the highest expected value?
+
+    Parameters
+    ----------
+    values : Series
+        Expected value per account (e.g. :func:`customer_lifetime_value`).
+    scores : DataFrame
+        Rule-based scores and tiers per account (``kamlab.criteria.score_accounts``).
+    top : float
+        Share of accounts with the highest value that counts as "top" (0.10 = top decile).
+    key_tiers : sequence of str
+        Tiers counted as key accounts.
+
+    Returns
+    -------
+    Series
+        ``n`` (accounts in both), ``n_top``, ``key_share_all`` (share of key accounts overall),
+        ``key_share_top`` (among the top accounts), ``lift`` (their ratio), ``value_share_key``
+        (share of total value held by key accounts), ``spearman`` and ``spearman_p`` (rank
+        correlation of value with the rule score).
+    """
+    from scipy.stats import spearmanr
+
+    if not 0 < top < 1:
+        raise ValueError(f"top must be in (0, 1), got {top}")
+    both = scores[[tier_col, score_col]].join(values.rename("_value"), how="inner").dropna()
+    if len(both) < 3:
+        raise ValueError(f"only {len(both)} account(s) have both a value and a rule score")
+    n_top = max(1, int(round(top * len(both))))
+    ranked = both.sort_values(["_value", score_col], ascending=False, kind="stable")
+    is_key = ranked[tier_col].astype(str).isin(list(key_tiers)).to_numpy()
+    rho, p = spearmanr(ranked["_value"], ranked[score_col])
+    total = float(ranked["_value"].sum())
+    share_all = float(is_key.mean())
+    share_top = float(is_key[:n_top].mean())
+    return pd.Series({
+        "n": float(len(ranked)), "n_top": float(n_top), "key_share_all": share_all,
+        "key_share_top": share_top, "lift": share_top / share_all if share_all > 0 else np.nan,
+        "value_share_key": float(ranked["_value"][is_key].sum()) / total if total else np.nan,
+        "spearman": float(rho), "spearman_p": float(p),
+    })
 
 
 def simulate_bgnbd(

@@ -191,6 +191,82 @@ def resolve_parameters(books: Sequence[Path], params_file=None,
     return resolved
 
 
+DATE_PARAMETERS = ("cutoff", "horizon_days", "review_cutoff", "cutoffs", "calibration_end")
+
+
+def data_defaults(start, end) -> dict:
+    """Time parameters that fit data running from ``start`` to ``end``: the cutoff at the month
+    start nearest the middle, the horizon to the end, earlier quarterly cutoffs for back-tests
+    (each with at least 90 days of history), a review one quarter earlier, and the CLV
+    calibration ending the day before the cutoff."""
+    import pandas as pd
+
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    middle = start + (end - start) / 2
+    cutoff = (middle + pd.Timedelta(days=15)).to_period("M").start_time
+    earliest = start + pd.Timedelta(days=90)
+    cutoffs = [c for c in (cutoff - pd.DateOffset(months=6), cutoff - pd.DateOffset(months=3),
+                           cutoff) if c >= earliest]
+    review = max(cutoff - pd.DateOffset(months=3), earliest)
+    return {
+        "cutoff": cutoff.date().isoformat(),
+        "horizon_days": int((end - cutoff).days + 1),
+        "review_cutoff": review.date().isoformat(),
+        "cutoffs": [c.date().isoformat() for c in cutoffs],
+        "calibration_end": (cutoff - pd.Timedelta(days=1)).date().isoformat(),
+    }
+
+
+def _fits(defaults: Mapping, start, end) -> bool:
+    """Whether a notebook's own time parameters lie inside the data."""
+    import pandas as pd
+
+    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    dates = [defaults[k] for k in ("cutoff", "review_cutoff", "calibration_end") if k in defaults]
+    dates += list(defaults.get("cutoffs") or [])
+    horizon = pd.Timedelta(days=int(defaults.get("horizon_days") or 0))
+    return all(start < pd.Timestamp(d) and pd.Timestamp(d) + horizon <= end + pd.Timedelta(days=1)
+               for d in dates)
+
+
+def adapt_time_parameters(books, resolved: dict[str, dict], overrides: Mapping, start, end,
+                          progress: bool = True) -> dict[str, dict]:
+    """Replace a notebook's default dates with :func:`data_defaults` when they do not fit the
+    data (e.g. the sample's 2024 cutoff on 2011 invoices); explicit overrides always win."""
+    fitted = data_defaults(start, end)
+    for book in books:
+        declared = declared_parameters(book)
+        own = {k: _literal(declared[k]) for k in DATE_PARAMETERS if k in declared}
+        own.update({k: v for k, v in resolved[book.stem].items() if k in DATE_PARAMETERS})
+        if not own or _fits(own, start, end):
+            continue
+        chosen = {k: fitted[k] for k in own if k not in overrides}
+        resolved[book.stem].update(chosen)
+        if progress and chosen:
+            print(f"{book.stem}: its default dates do not fit the data "
+                  f"({pd_date(start)} … {pd_date(end)}); using "
+                  + ", ".join(f"{k}={v}" for k, v in chosen.items()), file=sys.stderr)
+    return resolved
+
+
+def _literal(value):
+    """papermill reports defaults as source text (quotes included); evaluate simple literals."""
+    import ast
+
+    if isinstance(value, str):
+        try:
+            return ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+    return value
+
+
+def pd_date(value) -> str:
+    import pandas as pd
+
+    return pd.Timestamp(value).date().isoformat()
+
+
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=NOTEBOOK_DIR.parent,
@@ -270,7 +346,7 @@ def _prepare_data(data: str | os.PathLike, staging: Path):
         folder = Path(text).expanduser().resolve()
         dataset = load_dataset(folder)  # refuse data that break the contract before running
         inputs = sorted(Path(f) for f in dataset.files.values())
-    return folder, dataset.ledger, inputs
+    return folder, dataset, inputs
 
 
 def _adapters():
@@ -328,9 +404,12 @@ def run_notebooks(
     for sub in ("notebooks", "html", "tables", "figures"):
         (staging / sub).mkdir(parents=True)
     started = _now()
-    folder, ledger, inputs = _prepare_data(data, staging)
+    folder, dataset, inputs = _prepare_data(data, staging)
+    ledger = dataset.ledger
     per_book = resolve_parameters(books, params_file, {**(parameters or {}),
                                                        "data_dir": str(folder)})
+    per_book = adapt_time_parameters(books, per_book, parameters or {}, dataset.start,
+                                     dataset.end, progress)
     manifest = {
         "kamlab_version": _versions().get("kamlab"),
         "git_commit": _git_commit(),

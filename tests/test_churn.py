@@ -249,3 +249,96 @@ def test_churn_classifier_guards():
         churn.ChurnClassifier(model="svm", cv=2).fit(X[["a"]], [0, 1, 0, 1])
     with pytest.raises(RuntimeError, match="not fitted"):
         churn.ChurnClassifier().predict_proba(X[["a"]])
+
+
+# ------------------------------------------------------------------ accounts -> cohorts, durations
+
+
+def _accounts() -> pd.DataFrame:
+    return pd.DataFrame({
+        "account_id": ["C1", "C2", "C3", "D1", "D2", "D3"],
+        "acquired_on": pd.to_datetime(["2019-12-01", "2019-12-11", "2019-12-01", "2020-05-01",
+                                       "2020-02-01", "2021-01-05"]),
+        "churned_on": pd.to_datetime([None, "2020-03-20", "2020-06-01", "2021-03-01",
+                                      "2020-05-01", None]),
+    })
+
+
+def test_renewal_survivors_hand_table():
+    tab = churn.renewal_survivors(_accounts(), period_days=100, as_of="2020-12-31")
+    # 2019: renewals every 100 days from Dec 2019; the last member's 4th (2021-01-14) is after as_of.
+    # C2 churns on its first renewal day (not renewed); C3 between the 1st and 2nd renewals.
+    # 2020: D1's churn is after as_of (still alive); D3 was acquired after as_of (left out).
+    expected = pd.DataFrame({0: [3, 2], 1: [2, 1], 2: [1, 1], 3: [1, pd.NA]}, index=[2019, 2020],
+                            dtype="Int64")
+    pd.testing.assert_frame_equal(tab, expected, check_names=False, check_column_type=False)
+    assert tab.index.name == "cohort" and tab.attrs["period_days"] == 100
+    assert tab.attrs["n_accounts"] == {2019: 3, 2020: 2}
+    # left truncation: counts before the first recorded churn date are not exact
+    trunc = churn.renewal_survivors(_accounts(), 100, "2020-12-31", observed_from="2020-03-01")
+    assert trunc[0].isna().all()
+    assert list(trunc.loc[2019, [1, 2, 3]]) == [2, 1, 1] and list(trunc.loc[2020, [1, 2]]) == [1, 1]
+    # the default as_of is the latest date in the table (2021-03-01): D3 is then counted
+    assert churn.renewal_survivors(_accounts(), 100).attrs["as_of"] == "2021-03-01"
+
+
+def test_renewal_survivors_guards():
+    acc = _accounts()
+    with pytest.raises(ValueError, match="before 'acquired_on'"):
+        churn.renewal_survivors(acc.assign(churned_on=pd.to_datetime("2019-01-01")), 100, "2020-12-31")
+    with pytest.raises(ValueError, match="no 'acquired_on'"):
+        churn.renewal_survivors(acc.assign(acquired_on=pd.NaT), 100, "2020-12-31")
+    with pytest.raises(ValueError, match="before observed_from"):
+        churn.renewal_survivors(acc, 100, "2020-12-31", observed_from="2020-04-01")
+    with pytest.raises(ValueError, match="positive whole number"):
+        churn.renewal_survivors(acc, 0)
+    with pytest.raises(ValueError, match="lacks column"):
+        churn.renewal_survivors(acc.drop(columns="churned_on"))
+
+
+def test_account_durations_hand_table():
+    d = churn.account_durations(_accounts(), "2020-12-31")
+    assert list(d.index) == ["C1", "C2", "C3", "D1", "D2"]
+    assert list(d["duration_days"]) == [396, 100, 183, 244, 90]
+    assert list(d["event"]) == [0, 1, 1, 0, 1]
+    at_cutoff = churn.account_durations(_accounts(), "2020-12-31", start="2020-04-01")
+    assert list(at_cutoff.index) == ["C1", "C3", "D2"]  # C2 left before, D1 joined after
+    assert list(at_cutoff["duration_days"]) == [274, 61, 30] and list(at_cutoff["event"]) == [0, 1, 1]
+    trunc = churn.account_durations(_accounts(), "2020-12-31", observed_from="2020-03-01")
+    assert list(trunc["entry_days"]) == [91, 81, 91, 0, 29]
+    km = churn.kaplan_meier(trunc["duration_days"], trunc["event"], entry=trunc["entry_days"])
+    assert km["survival"].is_monotonic_decreasing and km.loc[0, "n_at_risk"] == 1
+    with pytest.raises(ValueError, match="entry time"):
+        churn.kaplan_meier([1, 2], [1, 1], entry=[0, 3])
+    with pytest.raises(ValueError, match="must be before as_of"):
+        churn.account_durations(_accounts(), "2020-01-01", start="2020-04-01")
+
+
+def _sbg_cohort(n: int, alpha: float, beta: float, first: int, last: int, rng) -> np.ndarray:
+    """Survivors at periods first..last of a cohort whose members are alive at ``first``."""
+    theta = rng.beta(alpha, beta, 40 * n)
+    lifetime = rng.geometric(theta)  # the renewal at which the customer leaves
+    alive = lifetime[lifetime > first][:n]
+    return np.array([(alive > k).sum() for k in range(first, last + 1)], dtype=float)
+
+
+def test_sbg_table_fit_with_left_truncation_recovers_parameters():
+    rng = np.random.default_rng(5)
+    spans = [(0, 3), (0, 2), (2, 6), (4, 7), (6, 9)]
+    table = pd.DataFrame(np.nan, index=range(len(spans)), columns=range(10))
+    for i, (k0, k1) in enumerate(spans):
+        table.loc[i, list(range(k0, k1 + 1))] = _sbg_cohort(3000, 0.7, 1.2, k0, k1, rng)
+    m = churn.ShiftedBetaGeometric().fit(table)
+    assert m.n_cohorts_ == 5 and m.n_periods_ == 9 and m.converged_
+    for name, true in {"alpha": 0.7, "beta": 1.2}.items():
+        assert abs(m.params_[name] - true) < 4 * m.standard_errors_[name], name
+    # a one-row table observed from period 0 is the single-cohort fit
+    one = [1000, 631, 468, 382, 326]
+    a = churn.ShiftedBetaGeometric().fit(one)
+    b = churn.ShiftedBetaGeometric().fit(pd.DataFrame([one + [np.nan]]))
+    np.testing.assert_allclose(a.params_, b.params_, rtol=1e-6)
+    assert b.log_likelihood_ == pytest.approx(a.log_likelihood_)
+    with pytest.raises(ValueError, match="contiguous"):
+        churn.ShiftedBetaGeometric().fit(pd.DataFrame([[10, np.nan, 5, 4]]))
+    with pytest.raises(ValueError, match="no cohort"):
+        churn.ShiftedBetaGeometric().fit(pd.DataFrame([[10, np.nan], [np.nan, 5]]))

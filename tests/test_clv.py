@@ -114,14 +114,67 @@ def test_rfm_summary_small_hand_made():
                         account_col="acc", date_col="when", amount_col="value")
     assert list(s.index) == ["a", "b"]  # c's first purchase is after the calibration end
     a = s.loc["a"]
-    assert a["frequency"] == 2 and a["recency"] == 14 and a["T"] == 21
-    assert a["monetary_value"] == pytest.approx((20.0 - 4.0) / 2)  # first day excluded, credit kept
+    # the credit note on 01-15 is not a purchase: one repeat purchase day (01-08)
+    assert a["frequency"] == 1 and a["recency"] == 7 and a["T"] == 21
+    assert a["monetary_value"] == pytest.approx(20.0)  # first day excluded
+    assert s.attrs["credit_days"] == 1 and s.attrs["credit_amount"] == -4.0
     assert s.loc["b", "frequency"] == 0 and s.loc["b", "monetary_value"] == 0
     assert s.loc["b", "T"] == 12
     assert (s["frequency_holdout"] == 0).all() and (s["duration_holdout"] == 9).all()
     assert s.attrs["freq"] == "D"
     weeks = clv.rfm_summary(tx, "2024-01-22", account_col="acc", date_col="when", amount_col="value")
     assert weeks.loc["a", "T"] == pytest.approx(3.0) and "frequency_holdout" not in weeks
+
+
+def test_rfm_summary_credit_notes_are_not_purchases():
+    day = pd.to_datetime
+    tx = pd.DataFrame({
+        "account_id": ["a"] * 7 + ["b", "b", "c"],
+        "date": day(["2024-01-01", "2024-01-03", "2024-01-05", "2024-01-05", "2024-01-09",
+                     "2024-01-09", "2024-01-12", "2024-01-02", "2024-01-04", "2024-01-06"]),
+        "amount": [10.0, -3.0, 8.0, -2.0, 5.0, -5.0, -1.0, -7.0, 4.0, 0.0],
+    })
+    s = clv.rfm_summary(tx, "2024-01-10", holdout_end="2024-01-20", freq="D")
+    a = s.loc["a"]
+    # purchase days: 01-01 (10), 01-05 (net 6 > 0); not 01-03 (credit), 01-09 (nets to 0)
+    assert a["frequency"] == 1 and a["recency"] == 4 and a["T"] == 9
+    assert a["monetary_value"] == pytest.approx(6.0)  # same-day credit netted
+    # b's first purchase is 01-04: the earlier credit note does not start its clock
+    assert s.loc["b", "T"] == 6 and s.loc["b", "frequency"] == 0
+    # a zero-value order alone is a purchase (as in CDNOW)
+    assert s.loc["c", "T"] == 4
+    # the holdout credit on 01-12 is not a holdout purchase
+    assert (s["frequency_holdout"] == 0).all()
+    assert s.attrs["credit_days"] == 3 and s.attrs["credit_amount"] == pytest.approx(-10.0)
+
+
+def test_cumulative_purchases_and_plot():
+    tx = pd.DataFrame({
+        "account_id": ["a", "a", "a", "a", "b", "b", "c"],
+        "date": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-10", "2024-01-20",
+                                "2024-01-05", "2024-01-25", "2024-01-22"]),
+        "amount": [5.0, 3.0, -3.0, 4.0, 2.0, 6.0, 9.0],
+    })
+    m = _fitted(clv.BGNBD, **BGNBD_PUB)
+    track = clv.cumulative_purchases(m, tx, "2024-01-14", "2024-01-28", freq="D")
+    assert list(track.columns) == ["t", "date", "actual", "predicted", "holdout"]
+    assert len(track) == 28 and track["t"].iloc[-1] == 27
+    at = track.set_index("date")["actual"]
+    # repeat purchase days of a and b (c starts after calibration; 01-10 is a credit note)
+    assert at[pd.Timestamp("2024-01-07")] == 0 and at[pd.Timestamp("2024-01-08")] == 1
+    assert at[pd.Timestamp("2024-01-19")] == 1 and at[pd.Timestamp("2024-01-28")] == 3
+    assert track["holdout"].sum() == 14 and track.attrs["calibration_t"] == 13
+    # predicted = sum of the unconditional expectations at each account's age
+    last = m.expected_purchases_new(27.0) + m.expected_purchases_new(23.0)
+    assert track["predicted"].iloc[-1] == pytest.approx(last)
+    assert track["predicted"].iloc[0] == 0 and track["predicted"].is_monotonic_increasing
+    weekly = clv.cumulative_purchases(m, tx, "2024-01-14", "2024-01-28", freq="W")
+    np.testing.assert_allclose(weekly["t"], [0, 1, 2, 3, 27 / 7])
+    ax = clv.plot_cumulative(m, tx, "2024-01-14", "2024-01-28", freq="D")
+    assert isinstance(ax, matplotlib.axes.Axes) and len(ax.lines) == 2
+    assert len(ax.patches) == 1  # the shaded holdout span marks the calibration end
+    with pytest.raises(ValueError, match="no purchases"):
+        clv.cumulative_purchases(m, tx, "2023-12-31")
 
 
 def test_rfm_summary_input_errors():
@@ -313,6 +366,19 @@ def test_holdout_check_cdnow(cdnow_rfm):
     assert isinstance(ax, matplotlib.axes.Axes) and len(ax.lines) == 2
 
 
+def test_holdout_check_bins():
+    m = _fitted(clv.BGNBD, **BGNBD_PUB)
+    summary = pd.DataFrame({"frequency": [0, 3, 9, 10, 30], "recency": [0.0, 5, 20, 25, 30],
+                            "T": [30.0] * 5, "frequency_holdout": [0, 1, 2, 3, 9],
+                            "duration_holdout": [10.0] * 5})
+    chk = clv.holdout_check(m, summary, bins=[0, 1, 10, 25])
+    assert list(chk.index) == ["0", "1-9", "10-24", "25+", "total"]
+    assert list(chk["n"]) == [1, 2, 1, 1, 5]
+    assert list(chk["actual_total"]) == [0, 3, 3, 9, 15]
+    with pytest.raises(ValueError, match="starting at 0"):
+        clv.holdout_check(m, summary, bins=[1, 5])
+
+
 def test_holdout_check_needs_holdout_columns():
     m = _fitted(clv.BGNBD, **BGNBD_PUB)
     with pytest.raises(ValueError, match="frequency_holdout"):
@@ -471,3 +537,19 @@ def test_unfitted_and_summary():
                          pd.concat([half] * 2)["T"])
     np.testing.assert_allclose(mw.params_, md.params_, rtol=1e-5)
     assert mw.log_likelihood_ == pytest.approx(md.log_likelihood_)
+
+
+def test_value_vs_tier_hand_values():
+    values = pd.Series([100.0, 90, 80, 10, 5, 1, 50, 40, 30, 20], index=list("abcdefghij"))
+    scores = pd.DataFrame({"score": [9.0, 1, 8, 7, 2, 3, 6, 5, 4, 0],
+                           "tier": ["strategic", "regular", "key", "key"] + ["regular"] * 6},
+                          index=list("abcdefghij"))
+    out = clv.value_vs_tier(values, scores.assign(extra=1), top=0.2)
+    assert out["n"] == 10 and out["n_top"] == 2
+    assert out["key_share_all"] == pytest.approx(0.3) and out["key_share_top"] == pytest.approx(0.5)
+    assert out["lift"] == pytest.approx(0.5 / 0.3)
+    assert out["value_share_key"] == pytest.approx(190 / 426)
+    from scipy.stats import spearmanr
+    assert out["spearman"] == pytest.approx(spearmanr(values, scores["score"])[0])
+    with pytest.raises(ValueError, match="top must be"):
+        clv.value_vs_tier(values, scores, top=1.5)
