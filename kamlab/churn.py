@@ -699,7 +699,9 @@ def plot_reliability(table: pd.DataFrame, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
-    yerr = np.vstack([table["observed_rate"] - table["ci_low"], table["ci_high"] - table["observed_rate"]])
+    # Rounding can put an interval end a hair past the estimate; error bars must be >= 0.
+    yerr = np.clip(np.vstack([table["observed_rate"] - table["ci_low"],
+                              table["ci_high"] - table["observed_rate"]]), 0, None)
     ax.errorbar(table["mean_predicted"], table["observed_rate"], yerr=yerr, marker="o", linestyle="-",
                 capsize=3, label="model")
     ax.set_xlim(0, 1)
@@ -708,3 +710,21 @@ def plot_reliability(table: pd.DataFrame, ax=None):
     ax.set_ylabel("observed churn rate")
     ax.legend()
     return ax
+
+
+def chi2_by_group(events, groups) -> pd.Series:
+    """Chi-squared test that the share of events (e.g. churned within a horizon) is the same
+    in every group; for data without durations, where a log-rank test cannot be used.
+
+    Returns
+    -------
+    pandas.Series
+        ``statistic``, ``df``, ``p_value`` (like :func:`logrank`).
+    """
+    from scipy.stats import chi2_contingency
+
+    table = pd.crosstab(np.asarray(groups), np.asarray(events, dtype=bool))
+    if table.shape[0] < 2 or table.shape[1] < 2:
+        raise ValueError("chi2_by_group needs at least two groups and both outcomes")
+    statistic, p_value, dof, _ = chi2_contingency(table.to_numpy(), correction=False)
+    return pd.Series({"statistic": float(statistic), "df": float(dof), "p_value": float(p_value)})

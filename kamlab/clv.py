@@ -111,8 +111,9 @@ def rfm_summary(
         ``recency`` (first to last purchase), ``T`` (first purchase to ``calibration_end``),
         ``monetary_value`` (mean day total over repeat purchase days, 0 when frequency is 0)
         and, with ``holdout_end``, ``frequency_holdout`` and ``duration_holdout``. Only accounts
-        with a first purchase on or before ``calibration_end`` appear. ``attrs["freq"]`` records
-        the unit.
+        with a first purchase before ``calibration_end`` appear (those first seen on that day
+        have no exposure, T = 0; their ids are in ``attrs["excluded_zero_T"]``).
+        ``attrs["freq"]`` records the unit.
     """
     unit = _freq_days(freq)
     missing = [c for c in (account_col, date_col, amount_col) if c not in transactions.columns]
@@ -158,6 +159,10 @@ def rfm_summary(
         index=first.index,
     )
     out.index.name = account_col
+    # An account first seen on the calibration end has T = 0: no exposure to learn from, and
+    # the models' likelihoods are undefined there. Leave it out, but count it.
+    zero_T = out.index[out["T"] <= 0]
+    out = out.drop(index=zero_T)
     if hold_end is not None:
         hold = daily[(daily["day"] > cal_end) & (daily["day"] <= hold_end)]
         counts = hold.groupby("acc", sort=True, observed=True)["day"].size()
@@ -166,6 +171,7 @@ def rfm_summary(
     out.attrs["freq"] = freq
     out.attrs["credit_days"] = int(len(credit_cal))
     out.attrs["credit_amount"] = float(credit_cal["amount"].sum())
+    out.attrs["excluded_zero_T"] = [str(a) for a in zero_T]
     return out
 
 

@@ -123,18 +123,34 @@ def _control_design(sample: pd.DataFrame, controls: Sequence[str],
 
 
 def _fit(y, X, kind, cluster_codes, alpha):
-    import statsmodels.api as sm
+    """Fit one model; returns (result, intervals, converged, note)."""
+    import warnings
 
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
+
+    note = ""
     robust = "HC3" if kind == "ols" else "HC0"
+    if kind == "ols" and cluster_codes is None:
+        # HC3 divides by (1 - leverage): a point with leverage 1 (one account alone carrying a
+        # criterion's variation) makes it infinite, so fall back to HC1 and say so.
+        leverage = sm.OLS(y, X).fit().get_influence().hat_matrix_diag
+        if np.any(leverage > 1 - 1e-8):
+            robust, note = "HC1", "an account has leverage 1; HC1 errors instead of HC3"
     cov = ({"cov_type": "cluster", "cov_kwds": {"groups": cluster_codes}}
            if cluster_codes is not None else {"cov_type": robust})
-    if kind == "ols":
-        res = sm.OLS(y, X).fit(**cov)
-        converged = True
-    else:
-        res = sm.Logit(y, X).fit(disp=0, method="newton", maxiter=100, **cov)
-        converged = bool(res.mle_retvals.get("converged", True))
-    return res, res.conf_int(alpha), converged
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SMConvergenceWarning)
+        warnings.simplefilter("always", RuntimeWarning)
+        if kind == "ols":
+            res = sm.OLS(y, X).fit(**cov)
+            converged = True
+        else:
+            res = sm.Logit(y, X).fit(disp=0, method="newton", maxiter=100, **cov)
+            converged = bool(res.mle_retvals.get("converged", True))
+    if any(issubclass(w.category, SMConvergenceWarning) for w in caught):
+        converged = False
+    return res, res.conf_int(alpha), converged, note
 
 
 def criteria_effects(
@@ -257,12 +273,14 @@ def criteria_effects(
     designs = [(usable, pd.concat([const, z, ctrl], axis=1))] if joint else \
         [([c], pd.concat([const, z[[c]], ctrl], axis=1)) for c in usable]
     for names, X in designs:
-        res, ci, converged = _fit(y, X, model, cluster_codes, alpha)
+        res, ci, converged, note = _fit(y, X, model, cluster_codes, alpha)
         for c in names:
             rows[c] = {"coef": res.params[c], "std_err": res.bse[c], "ci_low": ci.loc[c, 0],
                        "ci_high": ci.loc[c, 1], "p_value": res.pvalues[c]}
+            if note:
+                notes[c] = note
             if not converged:
-                notes[c] = "Logit did not converge; treat with caution"
+                notes[c] = "Logit did not converge (e.g. separation); treat with caution"
     out = pd.DataFrame(index=pd.Index(criteria, name="criterion"),
                        columns=["coef", "std_err", "ci_low", "ci_high", "p_value"], dtype=float)
     for c, row in rows.items():
@@ -517,6 +535,41 @@ def permutation_importance_table(
                      model=model, test_score=float(check_scoring(est, scoring=scoring)(
                          est, X_te, y_te)), n_test=len(y_te))
     return out
+
+
+#: Transaction- and interaction-derived criteria, the fallback when no assessments exist.
+DERIVED_CRITERIA = ("revenue_growth_12m", "order_frequency", "recency_days", "tenure_days",
+                    "products_12m", "categories_12m", "gross_margin_12m",
+                    "credit_note_share_12m", "cost_to_serve", "nps")
+
+
+def criteria_columns(features: pd.DataFrame) -> tuple[list[str], str]:
+    """The criteria to test and where they come from.
+
+    Returns the assessed criteria (``score_*`` columns) when the data have assessments,
+    otherwise the :data:`DERIVED_CRITERIA` present with more than one distinct value, with a
+    sentence saying which was used.
+    """
+    assessed = [c for c in features.columns if c.startswith("score_")
+                and features[c].nunique() > 1]
+    if assessed:
+        return assessed, f"{len(assessed)} assessed criteria (account-team scores 1-5)"
+    derived = [c for c in DERIVED_CRITERIA if c in features and features[c].nunique() > 1]
+    if not derived:
+        raise ValueError("no assessed or transaction-derived criteria vary across accounts")
+    return derived, (f"no assessments in these data: {len(derived)} transaction-derived "
+                     f"criteria instead ({', '.join(derived)})")
+
+
+def usable_controls(features: pd.DataFrame, controls: Sequence[str] | None) -> list[str]:
+    """The requested control columns that exist and vary (others cannot adjust anything)."""
+    return [c for c in (controls or []) if c in features and features[c].nunique() > 1]
+
+
+def has_time_folds(cutoffs: Sequence, horizon: int) -> bool:
+    """Whether any later cutoff has an earlier one whose horizon ended before it."""
+    stamps = sorted(pd.Timestamp(c) for c in cutoffs)
+    return any(_train_cutoffs(stamps, c, horizon) for c in stamps)
 
 
 def cutoff_grid(dataset: Dataset, horizon: int = 365, *, freq: str = "QS",

@@ -296,7 +296,8 @@ def cohort_retention(dataset: Dataset, periods: Sequence | None = None) -> pd.Da
         the account's first transaction).
     periods : sequence of (start, end), optional
         Consecutive periods; each neighbouring pair is compared. Default: the calendar years
-        fully covered by the transactions.
+        fully covered by the transactions, or the two halves of the data when fewer than two
+        calendar years are covered.
 
     Returns
     -------
@@ -314,6 +315,13 @@ def cohort_retention(dataset: Dataset, periods: Sequence | None = None) -> pd.Da
                  and pd.Timestamp(y, 12, 31) <= last.normalize()]
         periods = [(f"{y}-01-01", f"{y + 1}-01-01") for y in years]
         labels = [str(y) for y in years]
+        if len(periods) < 2:
+            # Less than two full calendar years (e.g. one year of invoices): compare halves.
+            start, stop = first.normalize(), last.normalize() + pd.Timedelta(days=1)
+            middle = start + (stop - start) / 2
+            middle = middle.normalize()
+            periods = [(start, middle), (middle, stop)]
+            labels = [f"{start.date()}", f"{middle.date()}"]
     else:
         labels = [f"{pd.Timestamp(s).date()}" for s, _ in periods]
     periods = [_period(p, f"periods[{i}]") for i, p in enumerate(periods)]

@@ -191,7 +191,8 @@ def resolve_parameters(books: Sequence[Path], params_file=None,
     return resolved
 
 
-DATE_PARAMETERS = ("cutoff", "horizon_days", "review_cutoff", "cutoffs", "calibration_end")
+DATE_PARAMETERS = ("cutoff", "horizon_days", "review_cutoff", "previous_cutoff", "cutoffs",
+                   "calibration_end")
 
 
 def data_defaults(start, end) -> dict:
@@ -212,6 +213,7 @@ def data_defaults(start, end) -> dict:
         "cutoff": cutoff.date().isoformat(),
         "horizon_days": int((end - cutoff).days + 1),
         "review_cutoff": review.date().isoformat(),
+        "previous_cutoff": review.date().isoformat(),
         "cutoffs": [c.date().isoformat() for c in cutoffs],
         "calibration_end": (cutoff - pd.Timedelta(days=1)).date().isoformat(),
     }
@@ -222,7 +224,8 @@ def _fits(defaults: Mapping, start, end) -> bool:
     import pandas as pd
 
     start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
-    dates = [defaults[k] for k in ("cutoff", "review_cutoff", "calibration_end") if k in defaults]
+    dates = [defaults[k] for k in ("cutoff", "review_cutoff", "previous_cutoff",
+                                   "calibration_end") if k in defaults]
     dates += list(defaults.get("cutoffs") or [])
     horizon = pd.Timedelta(days=int(defaults.get("horizon_days") or 0))
     return all(start < pd.Timestamp(d) and pd.Timestamp(d) + horizon <= end + pd.Timedelta(days=1)

@@ -342,3 +342,17 @@ def test_sbg_table_fit_with_left_truncation_recovers_parameters():
         churn.ShiftedBetaGeometric().fit(pd.DataFrame([[10, np.nan, 5, 4]]))
     with pytest.raises(ValueError, match="no cohort"):
         churn.ShiftedBetaGeometric().fit(pd.DataFrame([[10, np.nan], [np.nan, 5]]))
+
+
+def test_chi2_by_group_matches_hand_computation():
+    from kamlab.churn import chi2_by_group
+
+    # 2 groups x 2 outcomes: [[8, 2], [4, 6]] -> expected [[6, 4], [6, 4]]
+    groups = ["a"] * 10 + ["b"] * 10
+    events = [0] * 8 + [1] * 2 + [0] * 4 + [1] * 6
+    result = chi2_by_group(events, groups)
+    expected = (8 - 6) ** 2 / 6 + (2 - 4) ** 2 / 4 + (4 - 6) ** 2 / 6 + (6 - 4) ** 2 / 4
+    assert result["statistic"] == pytest.approx(expected)
+    assert result["df"] == 1
+    with pytest.raises(ValueError, match="at least two groups"):
+        chi2_by_group([0, 1], ["a", "a"])

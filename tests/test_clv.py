@@ -553,3 +553,12 @@ def test_value_vs_tier_hand_values():
     assert out["spearman"] == pytest.approx(spearmanr(values, scores["score"])[0])
     with pytest.raises(ValueError, match="top must be"):
         clv.value_vs_tier(values, scores, top=1.5)
+
+
+def test_rfm_summary_leaves_out_and_counts_accounts_first_seen_on_the_calibration_end():
+    tx = pd.DataFrame({"account_id": ["a", "a", "b"],
+                       "date": pd.to_datetime(["2020-01-01", "2020-01-10", "2020-01-31"]),
+                       "amount": [10.0, 20.0, 5.0]})
+    summary = clv.rfm_summary(tx, "2020-01-31", freq="D")
+    assert list(summary.index) == ["a"] and summary.loc["a", "T"] == 30
+    assert summary.attrs["excluded_zero_T"] == ["b"]
