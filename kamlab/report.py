@@ -44,8 +44,14 @@ def table(frame: pd.DataFrame | pd.Series, name: str) -> pd.DataFrame | pd.Serie
     if folder is not None:
         out = folder / "tables"
         data = frame.to_frame() if isinstance(frame, pd.Series) else frame
-        data = data.reset_index() if not isinstance(data.index, pd.RangeIndex) else data
+        data = data.reset_index() if not isinstance(data.index, pd.RangeIndex) else data.copy()
         data.columns = [str(c) for c in data.columns]
+        for col in data.columns:
+            # Parquet needs one type per column; mixed text/date columns become text.
+            if data[col].dtype == object:
+                kinds = {type(v) for v in data[col].dropna()}
+                if len(kinds) > 1:
+                    data[col] = data[col].map(lambda v: v if pd.isna(v) else str(v))
         write_csv(data, out / f"{_stem(name)}.csv", float_format="%.10g")
         atomic_write(out / f"{_stem(name)}.parquet",
                      lambda tmp: data.to_parquet(tmp, index=False))

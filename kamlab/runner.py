@@ -239,8 +239,10 @@ def adapt_time_parameters(books, resolved: dict[str, dict], overrides: Mapping, 
     fitted = data_defaults(start, end)
     for book in books:
         declared = declared_parameters(book)
-        own = {k: _literal(declared[k]) for k in DATE_PARAMETERS if k in declared}
-        own.update({k: v for k, v in resolved[book.stem].items() if k in DATE_PARAMETERS})
+        defaults = {k: _literal(declared[k]) for k in DATE_PARAMETERS if k in declared}
+        own = {**defaults,
+               **{k: v for k, v in resolved[book.stem].items() if k in DATE_PARAMETERS}}
+        _keep_reviews_before_cutoff(book, defaults, own, resolved[book.stem], overrides)
         if not own or _fits(own, start, end):
             continue
         chosen = {k: fitted[k] for k in own if k not in overrides}
@@ -250,6 +252,20 @@ def adapt_time_parameters(books, resolved: dict[str, dict], overrides: Mapping, 
                   f"({pd_date(start)} … {pd_date(end)}); using "
                   + ", ".join(f"{k}={v}" for k, v in chosen.items()), file=sys.stderr)
     return resolved
+
+
+def _keep_reviews_before_cutoff(book, defaults, own, chosen, overrides) -> None:
+    """A new ``cutoff`` alone moves the notebook's earlier review date with it, keeping the
+    default gap, so ``-p cutoff=...`` never puts the previous review after the current one."""
+    import pandas as pd
+
+    if "cutoff" not in overrides or "cutoff" not in defaults:
+        return
+    for key in ("previous_cutoff", "review_cutoff"):
+        if key in defaults and key not in overrides:
+            gap = pd.Timestamp(defaults["cutoff"]) - pd.Timestamp(defaults[key])
+            moved = (pd.Timestamp(own["cutoff"]) - gap).date().isoformat()
+            own[key] = chosen[key] = moved
 
 
 def _literal(value):

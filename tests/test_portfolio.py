@@ -197,3 +197,22 @@ def test_uci_wholesale_concentration():
     assert pareto_share(spend, 0.2) == pytest.approx(0.42904839, abs=1e-6)  # 88 clients
     assert hhi(spend) == pytest.approx(0.00369954, abs=1e-6)
     assert 0.2 < pareto_share(spend, 0.2) < 0.8 and 0.2 < gini(spend) < 0.6
+
+
+def test_cohort_retention_compares_halves_when_data_cover_under_two_years():
+    from kamlab.data import Dataset
+
+    tx = pd.DataFrame({
+        "account_id": ["a", "a", "b", "c"],
+        "date": pd.to_datetime(["2011-01-10", "2011-09-01", "2011-02-01", "2011-10-01"]),
+        "amount": [100.0, 150.0, 50.0, 70.0],
+    })
+    accounts = pd.DataFrame({"account_id": ["a", "b", "c"]})
+    ds = Dataset(accounts=accounts, transactions=tx, assessments=pd.DataFrame(),
+                 interactions=pd.DataFrame())
+    table = cohort_retention(ds)
+    # Halves of 2011-01-10 … 2011-10-01: [01-10, 05-22) and [05-22, 10-02).
+    assert list(table.index.get_level_values("period").unique()) == ["2011-01-10→2011-05-22"]
+    everyone = table.xs("all", level="cohort").iloc[0]
+    assert everyone["accounts"] == 2 and everyone["retained_accounts"] == 1
+    assert everyone["nrr"] == pytest.approx(150 / 150)

@@ -128,3 +128,29 @@ def test_adapter_data_spec_converts_into_the_run_folder(books, tmp_path):
     assert (out / "data" / "transactions.parquet").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["inputs"] == {"CDNOW_sample.txt": manifest["inputs"]["CDNOW_sample.txt"]}
+
+
+def test_time_parameters_follow_the_data_and_the_cutoff(tmp_path):
+    from kamlab.runner import adapt_time_parameters, data_defaults
+
+    assert data_defaults("2010-12-01", "2011-12-09") == {
+        "cutoff": "2011-06-01", "horizon_days": 192, "review_cutoff": "2011-03-01",
+        "previous_cutoff": "2011-03-01", "cutoffs": ["2011-03-01", "2011-06-01"],
+        "calibration_end": "2011-05-31"}
+    book = tmp_path / "07_review.ipynb"
+    _notebook(book, 'data_dir = "x"\ncutoff = "2024-07-01"\nprevious_cutoff = "2024-01-01"\n'
+                    'horizon_days = 180\n')
+    # Defaults outside the data: replaced by dates that fit.
+    out = adapt_time_parameters([book], {book.stem: {}}, {}, "2010-12-01", "2011-12-09",
+                                progress=False)
+    assert out[book.stem] == {"cutoff": "2011-06-01", "previous_cutoff": "2011-03-01",
+                              "horizon_days": 192}
+    # A new cutoff alone moves the previous review with it (same gap as the defaults).
+    out = adapt_time_parameters([book], {book.stem: {"cutoff": "2023-10-01"}},
+                                {"cutoff": "2023-10-01"}, "2022-01-01", "2024-12-31",
+                                progress=False)
+    assert out[book.stem] == {"cutoff": "2023-10-01", "previous_cutoff": "2023-04-02"}
+    # Defaults inside the data are left alone.
+    out = adapt_time_parameters([book], {book.stem: {}}, {}, "2022-01-01", "2024-12-31",
+                                progress=False)
+    assert out[book.stem] == {}
