@@ -1,9 +1,29 @@
 """kamlab: key account management research toolkit.
 
-One module per concern; see each module's docstring. The most used entry points are
-re-exported here.
+One module per concern, each with a small flat API:
+
+==============  =====================================================================
+``data``        the data contract: ``load_dataset``, ``load_table``, ``DataContractError``
+``datasets``    adapters: ``from_invoices``, ``from_online_retail``, ``from_cdnow``
+``synth``       synthetic portfolios with planted truth: ``generate``, ``write_synthetic``
+``features``    as-of features and outcomes: ``account_features``, ``feature_panel``
+``portfolio``   concentration and retention: ``gini``, ``pareto_share``, ``revenue_retention``
+``criteria``    rule sets, scores, tiers, types: ``load_rule_set``, ``score_accounts``
+``segment``     clustering vs rules: ``Segmenter``, ``choose_k``, ``stability``
+``growth``      which criteria predict growth: ``criteria_effects``, ``backtest``
+``churn``       ``ShiftedBetaGeometric``, ``kaplan_meier``, ``cox_ph``, ``ChurnClassifier``
+``clv``         ``rfm_summary``, ``BGNBD``, ``ParetoNBD``, ``GammaGamma``
+``review``      the periodic key-account review
+``plotting``    portfolio and criteria plots (``ax=None`` → Axes)
+``report``      publish tables and figures into a ``kamlab run`` folder
+``runner``      ``run_notebooks`` (the ``kamlab run`` command)
+``scale``       the same features from Parquet with DuckDB / Ibis
+==============  =====================================================================
+
+Submodules and the entry points below load on first use, so ``import kamlab`` stays fast.
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -11,4 +31,29 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+_MODULES = ("data", "datasets", "synth", "features", "portfolio", "criteria", "segment",
+            "growth", "churn", "clv", "review", "plotting", "report", "runner", "scale")
+_ENTRY_POINTS = {
+    "load_dataset": "data",
+    "DataContractError": "data",
+    "Dataset": "data",
+    "account_features": "features",
+    "feature_panel": "features",
+    "load_rule_set": "criteria",
+    "score_accounts": "criteria",
+    "run_notebooks": "runner",
+}
+
+__all__ = ["__version__", *_MODULES, *_ENTRY_POINTS]
+
+
+def __getattr__(name: str):
+    if name in _MODULES:
+        return import_module(f"kamlab.{name}")
+    if name in _ENTRY_POINTS:
+        return getattr(import_module(f"kamlab.{_ENTRY_POINTS[name]}"), name)
+    raise AttributeError(f"module 'kamlab' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

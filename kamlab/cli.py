@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="comma-separated notebook numbers or names, e.g. 01,03 (all)")
     run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                      help="set a notebook parameter (repeatable)")
+    summary = sub.add_parser("summarize", help="print a Markdown digest of a run folder",
+                             description="Read a run folder's tables and print the key numbers "
+                             "(concentration, retention, key accounts, back-test, CLV fit).")
+    summary.add_argument("run", type=Path, help="a run folder written by kamlab run")
     return parser
 
 
@@ -119,6 +123,15 @@ def _cmd_run(args) -> int:
     return 0
 
 
+def _cmd_summarize(args) -> int:
+    from kamlab.report import summarize_run
+
+    if not (args.run / "manifest.json").is_file():
+        raise FileNotFoundError(f"{args.run} is not a run folder (no manifest.json)")
+    print(summarize_run(args.run), end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kamlab`` console script."""
     from kamlab.data import DataContractError
@@ -128,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handlers = {"synth": _cmd_synth, "validate": _cmd_validate, "run": _cmd_run}
+    handlers = {"synth": _cmd_synth, "validate": _cmd_validate, "run": _cmd_run,
+                "summarize": _cmd_summarize}
     try:
         return handlers[args.command](args)
     except DataContractError as exc:

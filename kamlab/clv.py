@@ -733,17 +733,18 @@ class GammaGamma(_FitterBase):
         Raises
         ------
         ValueError
-            If q <= 1 (the population mean is undefined) or a repeat customer has
-            monetary_value <= 0.
+            If q <= 1 (the population mean is undefined) or a repeat customer has a negative
+            monetary_value. A zero mean (free repeat orders) is valid here: the estimate
+            shrinks towards the population mean; only the fit needs positive spend.
         """
         p, q, g = self._check_fitted()
         if q <= 1.0:
             raise ValueError(f"Gamma-Gamma q = {q:.4g} <= 1: mean spend p*gamma/(q-1) is undefined")
         x, z = self._check(frequency, monetary_value)
-        bad = (x > 0) & (z <= 0)
+        bad = (x > 0) & (z < 0)
         if bad.any():
             raise ValueError(
-                f"{int(bad.sum())} repeat customer(s) have monetary_value <= 0; first ids: "
+                f"{int(bad.sum())} repeat customer(s) have monetary_value < 0; first ids: "
                 f"{_ids_of(monetary_value, bad)}"
             )
         z = np.where(x > 0, z, 0.0)

@@ -562,3 +562,11 @@ def test_rfm_summary_leaves_out_and_counts_accounts_first_seen_on_the_calibratio
     summary = clv.rfm_summary(tx, "2020-01-31", freq="D")
     assert list(summary.index) == ["a"] and summary.loc["a", "T"] == 30
     assert summary.attrs["excluded_zero_T"] == ["b"]
+
+
+def test_expected_spend_accepts_zero_but_not_negative_mean_spend():
+    m = _fitted(clv.GammaGamma, p=6.0, q=4.0, gamma=15.0)
+    # x = 2 free repeat orders: (gamma + 0) * p / (p x + q - 1) = 15 * 6 / 15 = 6.
+    assert m.expected_spend([2], [0.0])[0] == pytest.approx(6.0)
+    with pytest.raises(ValueError, match=r"monetary_value < 0"):
+        m.expected_spend([2], [-1.0])
