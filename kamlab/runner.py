@@ -321,10 +321,18 @@ def _export_html(notebook: Path, target: Path) -> None:
     atomic_write(target, lambda tmp: tmp.write_text(body, encoding="utf-8"))
 
 
-def _run_one(book: str, staging: str, params: dict) -> dict:
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _run_one(book: str, staging: str, params: dict, threads: int | None = None) -> dict:
     """Execute one notebook (in this or a worker process) and describe the outcome."""
     import papermill as pm
 
+    if threads is not None:
+        # Parallel notebooks whose BLAS/OpenMP pools each take every core oversubscribe the
+        # machine (seen: k-means 10x slower); give each kernel its share unless the user set it.
+        for name in THREAD_VARIABLES:
+            os.environ.setdefault(name, str(threads))
     os.environ["KAMLAB_RUN_DIR"] = staging
     os.environ["KAMLAB_NOTEBOOK"] = Path(book).stem
     started = time.perf_counter()
@@ -446,7 +454,8 @@ def run_notebooks(
         print(f"kamlab run: {len(books)} notebook(s) on {data} → {out}", file=sys.stderr)
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(_run_one, str(b), str(staging), per_book[b.stem])
+            threads = max(1, (os.cpu_count() or 1) // jobs)
+            futures = [pool.submit(_run_one, str(b), str(staging), per_book[b.stem], threads)
                        for b in books]
             for book, future in zip(books, futures):
                 results.append(future.result())
