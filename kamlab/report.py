@@ -125,8 +125,8 @@ def summarize_run(run: str | os.PathLike) -> str:
         used = manifest["parameters"].get("02_key_accounts", {})
         rule = used.get("rule_set", "the notebook's default rule set")
         caps = f"{used.get('strategic_cap', 0.03):.0%} / {used.get('key_cap', 0.15):.0%}"
-        lines.append(f"- Key accounts ({rule}, caps {caps}): {int(t.loc['strategic', 'accounts'])} "
-                     f"strategic and {int(t.loc['key', 'accounts'])} key of "
+        lines.append(f"- Key accounts ({rule}, caps {caps}): {int(t.loc['strategic', 'accounts']):,} "
+                     f"strategic and {int(t.loc['key', 'accounts']):,} key of "
                      f"{int(t['accounts'].sum()):,}, carrying "
                      f"{t.loc[['key', 'strategic'], 'revenue_share'].sum():.1%} of revenue.")
     versus = _read(folder, "02_key_accounts__size_only_vs_rule_set")

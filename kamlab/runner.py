@@ -443,7 +443,11 @@ def run_notebooks(
         "data": str(data),
         "inputs": {p.name: sha256_file(p) for p in inputs},
         "data_quality_ledger": ledger.to_dict("records"),
-        "parameters": per_book,
+        # Effective values (the notebook's defaults with the injected ones on top), and what
+        # was injected, so a run can be repeated exactly.
+        "parameters": {b.stem: {**{k: _literal(v) for k, v in declared_parameters(b).items()},
+                                **per_book[b.stem]} for b in books},
+        "injected_parameters": per_book,
         "packages": _versions(),
         "started": started,
         "notebooks": [],

@@ -85,6 +85,8 @@ def test_run_folder_is_complete_and_reproducible(books, sample_dir, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "ok"
     assert manifest["parameters"]["01_first"]["seed"] == 7
+    assert manifest["parameters"]["01_first"]["fail"] is False  # defaults recorded too
+    assert "fail" not in manifest["injected_parameters"]["01_first"]
     assert set(manifest["inputs"]) >= {"accounts.csv", "transactions.csv"}
     assert all(len(v) == 64 for v in manifest["inputs"].values())
     assert [n["status"] for n in manifest["notebooks"]] == ["ok", "ok"]
