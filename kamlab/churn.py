@@ -142,14 +142,22 @@ class ShiftedBetaGeometric(BaseEstimator):
             raise ValueError(f"survivors must not increase (a cohort cannot grow); first rise at period {rises[0] + 1}")
         churned = -np.diff(s)
         alive = s[-1]
-        n0 = s[0]
-
-        def f(theta):
-            v = -_sbg_loglik(np.exp(theta), churned, alive) / n0
-            return v if np.isfinite(v) else 1e10
 
         def negll_sum(theta):
             return -_sbg_loglik(np.exp(theta), churned, alive)
+
+        self._maximise(negll_sum, scale=s[0])
+        self.n0_ = float(s[0])
+        self.n_periods_ = len(s) - 1
+        return self
+
+    def _maximise(self, negll_sum, scale: float) -> None:
+        """Fit alpha, beta by maximum likelihood (in log space, from three starts) and set the
+        fitted attributes shared by both input forms."""
+
+        def f(theta):
+            v = negll_sum(theta) / scale
+            return v if np.isfinite(v) else 1e10
 
         starts = [np.zeros(2), np.log([0.5, 2.0]), np.log([2.0, 0.5])]
         theta, res, conv = _fit_mle(f, starts, False, ("alpha", "beta"), self.max_iter, "sBG")
@@ -158,9 +166,6 @@ class ShiftedBetaGeometric(BaseEstimator):
         self.standard_errors_ = pd.Series(se, index=["alpha", "beta"], name="std_error")
         self.log_likelihood_ = float(-negll_sum(theta))
         self.converged_ = conv
-        self.n0_ = float(n0)
-        self.n_periods_ = len(s) - 1
-        return self
 
     def _fit_table(self, table) -> "ShiftedBetaGeometric":
         rows = _cohort_rows(table)
@@ -170,17 +175,7 @@ class ShiftedBetaGeometric(BaseEstimator):
         def negll_sum(theta):
             return -sum(_sbg_loglik(np.exp(theta), ch, alive, k0, at) for ch, alive, k0, at in parts)
 
-        def f(theta):
-            v = negll_sum(theta) / n_first
-            return v if np.isfinite(v) else 1e10
-
-        starts = [np.zeros(2), np.log([0.5, 2.0]), np.log([2.0, 0.5])]
-        theta, res, conv = _fit_mle(f, starts, False, ("alpha", "beta"), self.max_iter, "sBG")
-        self.params_ = pd.Series(np.exp(theta), index=["alpha", "beta"], name="estimate")
-        se, _ = _standard_errors(theta, negll_sum, None)
-        self.standard_errors_ = pd.Series(se, index=["alpha", "beta"], name="std_error")
-        self.log_likelihood_ = float(-negll_sum(theta))
-        self.converged_ = conv
+        self._maximise(negll_sum, scale=n_first)
         self.n0_ = 1.0
         self.n_periods_ = max(k0 + len(c) - 1 for k0, c in rows)
         self.n_cohorts_ = len(rows)

@@ -756,9 +756,33 @@ class GammaGamma(_FitterBase):
 # ---------------------------------------------------------------------------------------------
 
 
+def expected_spend_or_observed(model: GammaGamma, summary: pd.DataFrame, *,
+                               frequency_col: str = "frequency",
+                               monetary_col: str = "monetary_value") -> pd.Series:
+    """Expected spend per account from Gamma-Gamma, or observed spend when the model has none.
+
+    With q > 1 this is :meth:`GammaGamma.expected_spend`. With q <= 1 (spend so heavy-tailed
+    that the population mean is infinite, common in B2B portfolios) it falls back to each
+    repeat buyer's observed mean spend and, for accounts without repeat purchases, the
+    median of those. ``attrs["method"]`` says which was used, so a notebook can report it.
+    """
+    x, z = summary[frequency_col], summary[monetary_col]
+    if model.params_["q"] > 1:
+        out = pd.Series(model.expected_spend(x, z), index=summary.index, name="expected_spend")
+        out.attrs["method"] = "Gamma-Gamma conditional expectation"
+        return out
+    repeat = (x > 0) & (z > 0)
+    if not repeat.any():
+        raise ValueError("no repeat purchases with positive spend to fall back on")
+    out = z.where(repeat, z[repeat].median()).astype(float).rename("expected_spend")
+    out.attrs["method"] = (f"observed mean spend (Gamma-Gamma q = {model.params_['q']:.3f} <= 1: "
+                           f"population mean undefined)")
+    return out
+
+
 def customer_lifetime_value(
     transaction_model: BGNBD | ParetoNBD,
-    spend_model: GammaGamma,
+    spend_model: GammaGamma | pd.Series,
     summary: pd.DataFrame,
     horizon: int = 52,
     discount_rate: float = 0.01,
@@ -776,6 +800,9 @@ def customer_lifetime_value(
 
     Parameters
     ----------
+    spend_model : GammaGamma or pandas.Series
+        A fitted Gamma-Gamma model, or expected spend per account (indexed like ``summary``),
+        e.g. from :func:`expected_spend_or_observed`.
     freq : {"D", "W", "M"}
         Length of one discounting period. The summary's own unit is read from
         ``summary.attrs["freq"]`` (set by :func:`rfm_summary`; assumed equal to ``freq`` when
@@ -798,7 +825,12 @@ def customer_lifetime_value(
     cum = transaction_model.expected_purchases(times, f, r, T)  # (horizon + 1, n)
     inc = np.diff(cum, axis=0)
     disc = (1.0 + discount_rate) ** -np.arange(1, horizon + 1, dtype=float)
-    spend = spend_model.expected_spend(f, summary[monetary_col])
+    if isinstance(spend_model, GammaGamma):
+        spend = spend_model.expected_spend(f, summary[monetary_col])
+    else:  # per-account expected spend, e.g. from expected_spend_or_observed
+        spend = pd.Series(spend_model).reindex(summary.index).to_numpy(dtype=float)
+        if np.isnan(spend).any():
+            raise ValueError("spend_model as a Series must cover every account of summary")
     return pd.Series(disc @ inc * spend, index=summary.index, name="clv")
 
 

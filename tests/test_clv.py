@@ -570,3 +570,21 @@ def test_expected_spend_accepts_zero_but_not_negative_mean_spend():
     assert m.expected_spend([2], [0.0])[0] == pytest.approx(6.0)
     with pytest.raises(ValueError, match=r"monetary_value < 0"):
         m.expected_spend([2], [-1.0])
+
+
+def test_expected_spend_falls_back_to_observed_when_q_is_at_most_one():
+    summary = pd.DataFrame({"frequency": [0, 2, 3], "monetary_value": [0.0, 10.0, 30.0]},
+                           index=["a", "b", "c"])
+    heavy = _fitted(clv.GammaGamma, p=2.0, q=0.8, gamma=5.0)
+    spend = clv.expected_spend_or_observed(heavy, summary)
+    assert list(spend) == [20.0, 10.0, 30.0]  # x = 0 gets the repeaters' median
+    assert "q = 0.800 <= 1" in spend.attrs["method"]
+    light = _fitted(clv.GammaGamma, p=6.0, q=4.0, gamma=15.0)
+    model_spend = clv.expected_spend_or_observed(light, summary)
+    assert model_spend["b"] == pytest.approx((15 + 2 * 10) * 6 / (6 * 2 + 4 - 1))
+    # A Series of spends is accepted by customer_lifetime_value in place of the model.
+    bg = _fitted(clv.BGNBD, r=0.25, alpha=4.0, a=0.8, b=2.5)
+    summary = summary.assign(recency=[0.0, 5.0, 8.0], T=[10.0, 10.0, 10.0])
+    from_series = clv.customer_lifetime_value(bg, model_spend, summary, horizon=4)
+    from_model = clv.customer_lifetime_value(bg, light, summary, horizon=4)
+    pd.testing.assert_series_equal(from_series, from_model)

@@ -56,3 +56,14 @@ def test_cdnow_master_full_run(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "ok"
     assert (out / "data" / "transactions.parquet").is_file()
+
+
+def test_readme_results_are_what_the_run_says(online_retail_run):
+    from conftest import REPO
+    from kamlab.report import summarize_run
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    digest = summarize_run(online_retail_run).splitlines()[1:]  # line 0 names the input path
+    missing = [line for line in digest if line not in readme]
+    assert not missing, "README 'Results on real data' is stale; re-run kamlab summarize:\n" + \
+        "\n".join(missing)
