@@ -39,9 +39,9 @@ def test_sbg_reproduces_fader_hardie_2007(survival_table, segment):
     m = churn.ShiftedBetaGeometric().fit(calib)
     pub = PUBLISHED[segment]
     # published to 3 decimals: within half a unit of the last digit plus 0.5 % slack
-    assert m.params_["alpha"] == pytest.approx(pub["alpha"], rel=0.005)
-    assert m.params_["beta"] == pytest.approx(pub["beta"], rel=0.005)
-    assert m.log_likelihood_ == pytest.approx(pub["ll"], abs=0.05)
+    assert m.params_["alpha"] == pytest.approx(pub["alpha"], abs=0.001)  # issue 7 tolerance
+    assert m.params_["beta"] == pytest.approx(pub["beta"], abs=0.001)
+    assert m.log_likelihood_ == pytest.approx(pub["ll"], abs=0.01)
     assert m.converged_ and np.all(m.standard_errors_ > 0)
     # projection of years 8..12; measured max abs error: regular 3.1, high_end 16.0 customers (of 1000)
     future = survival_table[survival_table["year"] >= 8]
