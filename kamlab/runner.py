@@ -7,6 +7,7 @@ A run folder holds::
     html/              each notebook as HTML without code, for readers
     tables/            tables the notebooks published (CSV and Parquet), see kamlab.report
     figures/           figures (PNG and SVG)
+    logs/              each kernel's own stderr (startup notices, crashes)
     data/              the converted contract tables, when the input came through an adapter
 
 It is assembled in ``.<name>.partial`` beside the target and renamed into place only when every
@@ -106,6 +107,25 @@ def _coalesce_streams(outputs: list) -> list:
     return merged
 
 
+def _kernel_manager_class():
+    """A kernel manager that sends the kernel process's own stderr (transport notices,
+    shutdown chatter) to the file named by ``KAMLAB_KERNEL_LOG`` instead of the terminal.
+    Cell errors and outputs travel as messages and are unaffected."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            log = os.environ.get("KAMLAB_KERNEL_LOG")
+            if not log:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            Path(log).parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "ab") as handle:  # the child keeps its own copy of the descriptor
+                kw["stderr"] = handle
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return LoggedKernelManager
+
+
 def execute_notebook(src, dst, parameters: Mapping[str, object] | None = None,
                      cwd: str | os.PathLike | None = None) -> Path:
     """Execute ``src`` with papermill into ``dst`` (may equal ``src``) and strip volatile
@@ -115,7 +135,7 @@ def execute_notebook(src, dst, parameters: Mapping[str, object] | None = None,
     src, dst = Path(src), Path(dst)
     pm.execute_notebook(str(src), str(dst), parameters=dict(parameters or {}) or None,
                         cwd=str(cwd or src.parent), progress_bar=False, log_output=False,
-                        kernel_name="python3")
+                        kernel_name="python3", kernel_manager_class=_kernel_manager_class())
     strip_volatile_metadata(dst)
     return dst
 
@@ -335,6 +355,7 @@ def _run_one(book: str, staging: str, params: dict, threads: int | None = None) 
             os.environ.setdefault(name, str(threads))
     os.environ["KAMLAB_RUN_DIR"] = staging
     os.environ["KAMLAB_NOTEBOOK"] = Path(book).stem
+    os.environ["KAMLAB_KERNEL_LOG"] = str(Path(staging) / "logs" / f"{Path(book).stem}.log")
     started = time.perf_counter()
     target = Path(staging) / "notebooks" / Path(book).name
     result = {"notebook": Path(book).name, "parameters": params}
@@ -347,8 +368,8 @@ def _run_one(book: str, staging: str, params: dict, threads: int | None = None) 
     except Exception as exc:  # kernel died, notebook unreadable, ...
         result.update(status="failed", cell=None, error=f"{type(exc).__name__}: {exc}")
     finally:
-        os.environ.pop("KAMLAB_RUN_DIR", None)
-        os.environ.pop("KAMLAB_NOTEBOOK", None)
+        for name in ("KAMLAB_RUN_DIR", "KAMLAB_NOTEBOOK", "KAMLAB_KERNEL_LOG"):
+            os.environ.pop(name, None)
     result["seconds"] = round(time.perf_counter() - started, 2)
     return result
 

@@ -80,7 +80,8 @@ def test_run_folder_is_complete_and_reproducible(books, sample_dir, tmp_path):
                         parameters={"seed": "7"})
     for rel in ("manifest.json", "notebooks/01_first.ipynb", "html/01_first.html",
                 "tables/01_first__summary.csv", "tables/01_first__summary.parquet",
-                "figures/02_second__line.png", "figures/02_second__line.svg"):
+                "figures/02_second__line.png", "figures/02_second__line.svg",
+                "logs/01_first.log"):
         assert (out / rel).is_file(), rel
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "ok"
