@@ -589,3 +589,16 @@ def test_expected_spend_falls_back_to_observed_when_q_is_at_most_one():
     from_series = clv.customer_lifetime_value(bg, model_spend, summary, horizon=4)
     from_model = clv.customer_lifetime_value(bg, light, summary, horizon=4)
     pd.testing.assert_series_equal(from_series, from_model)
+
+
+@pytest.mark.parametrize("cls, params", [(clv.BGNBD, BGNBD_PUB), (clv.ParetoNBD, PNBD_PUB)])
+def test_extreme_customers_give_finite_values(cls, params):
+    # Issue 7: frequency 200 over T = 1000 weeks must not overflow anywhere.
+    m = _fitted(cls, **params)
+    x, tx, T = np.array([200.0, 200.0, 0.0]), np.array([999.0, 10.0, 0.0]), np.array([1000.0] * 3)
+    assert np.all(np.isfinite(m.expected_purchases(52.0, x, tx, T)))
+    pa = m.probability_alive(x, tx, T)
+    assert np.all(np.isfinite(pa)) and np.all((pa >= 0) & (pa <= 1))
+    assert pa[0] > 0.9 and pa[1] < 1e-6  # bought last week vs silent for 990 weeks
+    loglik = clv._bgnbd_loglik if cls is clv.BGNBD else clv._pnbd_loglik
+    assert np.all(np.isfinite(loglik(np.array(list(params.values())), x, tx, T)))
