@@ -4,9 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.kamlab-installed
 DATA ?= data/sample
-OUT ?= runs/sample
+JOBS ?= 2
+# A second numeric configuration for the notebooks: single-threaded BLAS and OpenMP.
+SINGLE_THREAD := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-.PHONY: run test lab install sample clean constraints notebooks
+.PHONY: run test test-fast test-spark lint nbval lab install sample clean constraints notebooks
 
 install: $(STAMP)
 
@@ -14,15 +16,38 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test,scale]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
+# Runs every notebook on the sample into runs/sample/<as_of>/ (replacing an earlier run of
+# the same data and date, which kamlab itself created).
 run: $(STAMP)
-	$(BIN)/kamlab run --data $(DATA) --out $(OUT)
+	$(BIN)/kamlab run --data $(DATA) --jobs $(JOBS) --replace
 
-test: $(STAMP)
-	$(BIN)/python -m pytest --nbval
+# Everything CI checks: lint and types, the unit and real-data tests, the doctests, then the
+# committed notebooks under nbval twice (default threads, then single-threaded BLAS/OpenMP).
+test: $(STAMP) lint
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests kamlab
+	$(MAKE) --no-print-directory nbval
+	$(SINGLE_THREAD) $(MAKE) --no-print-directory nbval
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval notebooks
+
+# The quick loop while developing: no real-data tier, no slow tests, no notebooks.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) -m "not slow and not reference" -q tests kamlab
+
+# The feature engine on Spark local mode (needs Java 17: apt-get install openjdk-17-jre-headless).
+test-spark: $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[notebooks,test,spark]"
+	$(BIN)/python -m pytest -m spark -v tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check kamlab tests benchmarks
+	$(BIN)/ruff format --check kamlab tests benchmarks
+	$(BIN)/mypy
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks

@@ -47,7 +47,7 @@ def main() -> int:
     args = ap.parse_args()
 
     try:
-        import lifetimes  # noqa: F401
+        import lifetimes
         from lifetimes import BetaGeoFitter, GammaGammaFitter, ParetoNBDFitter
 
         have_lt = True
@@ -66,7 +66,8 @@ def main() -> int:
         print(f"CDNOW reference data not found at {REF}; CDNOW rows skipped")
     rng = np.random.default_rng(args.seed)
     datasets[f"simulated BG/NBD ({args.n_sim:,})"] = clv.simulate_bgnbd(
-        args.n_sim, 0.25, 4.4, 0.8, 2.4, T=rng.uniform(20, 52, args.n_sim), seed=args.seed)
+        args.n_sim, 0.25, 4.4, 0.8, 2.4, T=rng.uniform(20, 52, args.n_sim), seed=args.seed
+    )
 
     rows = []
 
@@ -82,27 +83,52 @@ def main() -> int:
                     *dt, lt = timed(fn_lt)
                 theirs.append(dt)
         med = lambda v, i: statistics.median(t[i] for t in v)  # noqa: E731
-        row = {"data": data, "model": model, "kamlab_s": med(ours, 0), "kamlab_cpu_s": med(ours, 1),
-               "lifetimes_s": np.nan, "lifetimes_cpu_s": np.nan, "ratio_lt/kamlab": np.nan,
-               "max_rel_param_diff": np.nan, "kamlab_LL": m.log_likelihood_}
+        row = {
+            "data": data,
+            "model": model,
+            "kamlab_s": med(ours, 0),
+            "kamlab_cpu_s": med(ours, 1),
+            "lifetimes_s": np.nan,
+            "lifetimes_cpu_s": np.nan,
+            "ratio_lt/kamlab": np.nan,
+            "max_rel_param_diff": np.nan,
+            "kamlab_LL": m.log_likelihood_,
+        }
         if theirs:
             row["lifetimes_s"] = med(theirs, 0)
             row["lifetimes_cpu_s"] = med(theirs, 1)
             row["ratio_lt/kamlab"] = row["lifetimes_s"] / row["kamlab_s"]
-            row["max_rel_param_diff"] = max_rel_diff(m.params_.to_numpy(), lt.params_[names].to_numpy())
+            row["max_rel_param_diff"] = max_rel_diff(
+                m.params_.to_numpy(), lt.params_[names].to_numpy()
+            )
         rows.append(row)
 
     for label, d in datasets.items():
         f, r, T = d["frequency"], d["recency"], d["T"]
-        add(label, "BG/NBD", lambda: clv.BGNBD().fit(f, r, T),
-            (lambda: BetaGeoFitter().fit(f, r, T)) if have_lt else None, ["r", "alpha", "a", "b"])
+        add(
+            label,
+            "BG/NBD",
+            lambda: clv.BGNBD().fit(f, r, T),
+            (lambda: BetaGeoFitter().fit(f, r, T)) if have_lt else None,
+            ["r", "alpha", "a", "b"],
+        )
         if label.startswith("CDNOW"):
-            add(label, "Pareto/NBD", lambda: clv.ParetoNBD().fit(f, r, T),
-                (lambda: ParetoNBDFitter().fit(f, r, T)) if have_lt else None, ["r", "alpha", "s", "beta"])
+            add(
+                label,
+                "Pareto/NBD",
+                lambda: clv.ParetoNBD().fit(f, r, T),
+                (lambda: ParetoNBDFitter().fit(f, r, T)) if have_lt else None,
+                ["r", "alpha", "s", "beta"],
+            )
             if spend is not None:
                 x, z = spend["x"], spend["zbar"]
-                add("CDNOW repeaters (946)", "Gamma-Gamma", lambda: clv.GammaGamma().fit(x, z),
-                    (lambda: GammaGammaFitter().fit(x, z)) if have_lt else None, ["p", "q", "v"])
+                add(
+                    "CDNOW repeaters (946)",
+                    "Gamma-Gamma",
+                    lambda: clv.GammaGamma().fit(x, z),
+                    (lambda: GammaGammaFitter().fit(x, z)) if have_lt else None,
+                    ["p", "q", "v"],
+                )
         else:
             add(label, "Pareto/NBD", lambda: clv.ParetoNBD().fit(f, r, T))
 
@@ -112,7 +138,9 @@ def main() -> int:
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print("ratio_lt/kamlab (wall-clock medians) > 1 means kamlab is faster; runs are interleaved.")
-    print("max_rel_param_diff: largest relative difference between kamlab's and lifetimes' estimates.")
+    print(
+        "max_rel_param_diff: largest relative difference between kamlab's and lifetimes' estimates."
+    )
     print("Wall times are noisy on a shared machine; *_cpu_s is process CPU time (all threads).")
     return 0
 

@@ -26,8 +26,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 START = "2019-01-01"
-STEPS = ("load", "features_pandas", "features_duckdb", "criteria", "segmentation", "clv",
-         "kamlab_run")
+STEPS = (
+    "load",
+    "features_pandas",
+    "features_duckdb",
+    "criteria",
+    "segmentation",
+    "clv",
+    "kamlab_run",
+)
 STEP_LABELS = {
     "load": "load_dataset + validation",
     "features_pandas": "account_features (pandas)",
@@ -52,17 +59,26 @@ def ensure_data(out: Path, label: str, n_accounts: int, years: int, seed: int) -
     from kamlab.synth import write_synthetic
 
     folder = out / f"data_{label}"
-    params = {"n_accounts": n_accounts, "years": years, "seed": seed, "start": START,
-              "fmt": "parquet"}
+    params = {
+        "n_accounts": n_accounts,
+        "years": years,
+        "seed": seed,
+        "start": START,
+        "fmt": "parquet",
+    }
     stamp = folder / "params.json"
     if stamp.exists() and json.loads(stamp.read_text()) == params:
         return folder
     t0 = time.perf_counter()
-    write_synthetic(folder, n_accounts=n_accounts, years=years, seed=seed, start=START,
-                    fmt="parquet")
+    write_synthetic(
+        folder, n_accounts=n_accounts, years=years, seed=seed, start=START, fmt="parquet"
+    )
     stamp.write_text(json.dumps(params))
-    print(f"  generated {label}: {n_accounts} accounts, {years} years in "
-          f"{time.perf_counter() - t0:.1f} s -> {folder}", flush=True)
+    print(
+        f"  generated {label}: {n_accounts} accounts, {years} years in "
+        f"{time.perf_counter() - t0:.1f} s -> {folder}",
+        flush=True,
+    )
     return folder
 
 
@@ -119,9 +135,12 @@ def _worker(step: str, data: Path, repeats: int) -> dict:
 
         ds = dataset()
         tx = ds.transactions
-        info.update(tx_rows=len(tx), tx_mb=tx.memory_usage(deep=True).sum() / 2**20,
-                    accounts=len(ds.accounts),
-                    acc_mb=ds.accounts.memory_usage(deep=True).sum() / 2**20)
+        info.update(
+            tx_rows=len(tx),
+            tx_mb=tx.memory_usage(deep=True).sum() / 2**20,
+            accounts=len(ds.accounts),
+            acc_mb=ds.accounts.memory_usage(deep=True).sum() / 2**20,
+        )
 
         def run():
             return account_features(ds, cutoff)
@@ -174,8 +193,14 @@ def _worker(step: str, data: Path, repeats: int) -> dict:
     peak = _rss_mb("VmHWM") if resettable else None
     if peak is None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    info.update(seconds=statistics.median(times), runs=len(times), times=times,
-                rss_before_mb=rss_before, peak_mb=peak, peak_is_step_only=resettable)
+    info.update(
+        seconds=statistics.median(times),
+        runs=len(times),
+        times=times,
+        rss_before_mb=rss_before,
+        peak_mb=peak,
+        peak_is_step_only=resettable,
+    )
     return info
 
 
@@ -186,8 +211,20 @@ def _run_kamlab(data: Path, out: Path) -> dict:
     if not notebooks.is_dir() or not list(notebooks.glob("[0-9]*.ipynb")):
         return {"skipped": "no notebooks in notebooks/"}
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "kamlab.cli", "run", "--data", str(data),
-                           "--out", str(out / "run_1k")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kamlab.cli",
+            "run",
+            "--data",
+            str(data),
+            "--out",
+            str(out / "run_1k"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         return {"skipped": f"kamlab run failed: {proc.stderr.strip().splitlines()[-1:]}"}
@@ -196,8 +233,16 @@ def _run_kamlab(data: Path, out: Path) -> dict:
 
 
 def _spawn(step: str, data: Path, repeats: int, timeout: float) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", step, "--data", str(data),
-           "--repeats", str(repeats)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        step,
+        "--data",
+        str(data),
+        "--repeats",
+        str(repeats),
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -218,11 +263,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1k,10k,100k", help="account counts (1k,10k,100k)")
     parser.add_argument("--out", type=Path, default=HERE / "out", help="output folder")
-    parser.add_argument("--years", type=int, default=6,
-                        help="years of history (6 ≈ 100 transactions per account)")
+    parser.add_argument(
+        "--years", type=int, default=6, help="years of history (6 ≈ 100 transactions per account)"
+    )
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="runs per step below 100k accounts (median reported)")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per step below 100k accounts (median reported)"
+    )
     parser.add_argument("--steps", default=",".join(STEPS), help="comma-separated steps")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per step")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -248,30 +295,42 @@ def main(argv: list[str] | None = None) -> int:
             if step == "kamlab_run" and n > 1_000:
                 result = {"skipped": "run on the 1k size only"}
             else:
-                result = _spawn(step, data, 1 if step == "kamlab_run" else repeats,
-                                args.timeout)
+                result = _spawn(step, data, 1 if step == "kamlab_run" else repeats, args.timeout)
             if step == "features_pandas" and "tx_rows" in result:
                 meta[label] = result
             note = result.get("skipped")
             print(f"  {STEP_LABELS[step]:<40} {note or _cell(result)}", flush=True)
-            rows.append({"step": step, "size": label, "accounts": n,
-                         "seconds": result.get("seconds"), "peak_mb": result.get("peak_mb"),
-                         "rss_before_mb": result.get("rss_before_mb"),
-                         "runs": result.get("runs"), "note": note or ""})
+            rows.append(
+                {
+                    "step": step,
+                    "size": label,
+                    "accounts": n,
+                    "seconds": result.get("seconds"),
+                    "peak_mb": result.get("peak_mb"),
+                    "rss_before_mb": result.get("rss_before_mb"),
+                    "runs": result.get("runs"),
+                    "note": note or "",
+                }
+            )
 
     import pandas as pd
 
     long = pd.DataFrame(rows)
     long.to_csv(args.out / "results.csv", index=False)
-    table = long.assign(cell=[_cell({"skipped": 1} if r.note else r._asdict())
-                              for r in long.itertuples()])
+    table = long.assign(
+        cell=[_cell({"skipped": 1} if r.note else r._asdict()) for r in long.itertuples()]
+    )
     table = table.pivot(index="step", columns="size", values="cell")
-    table = table.reindex(index=[s for s in steps], columns=[label for label, _ in sizes])
+    table = table.reindex(index=list(steps), columns=[label for label, _ in sizes])
     table.index = [STEP_LABELS[s] for s in table.index]
-    data_rows = {label: {"transactions": f"{m['tx_rows']:,}",
-                         "transactions frame (MB)": f"{m['tx_mb']:.0f}",
-                         "accounts frame (MB)": f"{m['acc_mb']:.1f}"}
-                 for label, m in meta.items()}
+    data_rows = {
+        label: {
+            "transactions": f"{m['tx_rows']:,}",
+            "transactions frame (MB)": f"{m['tx_mb']:.0f}",
+            "accounts frame (MB)": f"{m['acc_mb']:.1f}",
+        }
+        for label, m in meta.items()
+    }
     if data_rows:
         table = pd.concat([pd.DataFrame(data_rows).reindex(columns=table.columns), table])
     table.to_csv(args.out / "table.csv")

@@ -31,8 +31,23 @@ try:
 except PackageNotFoundError:  # running from a source tree without install
     __version__ = "0.0.0"
 
-_MODULES = ("data", "datasets", "synth", "features", "portfolio", "criteria", "segment",
-            "growth", "churn", "clv", "review", "plotting", "report", "runner", "scale")
+_MODULES = (
+    "data",
+    "datasets",
+    "synth",
+    "features",
+    "portfolio",
+    "criteria",
+    "segment",
+    "growth",
+    "churn",
+    "clv",
+    "review",
+    "plotting",
+    "report",
+    "runner",
+    "scale",
+)
 _ENTRY_POINTS = {
     "load_dataset": "data",
     "DataContractError": "data",
@@ -44,7 +59,7 @@ _ENTRY_POINTS = {
     "run_notebooks": "runner",
 }
 
-__all__ = ["__version__", *_MODULES, *_ENTRY_POINTS]
+__all__ = ["__version__", *_MODULES, *_ENTRY_POINTS]  # noqa: PLE0604
 
 
 def __getattr__(name: str):

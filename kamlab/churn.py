@@ -33,18 +33,18 @@ from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 from kamlab.clv import ConvergenceWarning, _fit_mle, _standard_errors
 
 __all__ = [
+    "ChurnClassifier",
     "ConvergenceWarning",
     "ShiftedBetaGeometric",
-    "renewal_survivors",
     "account_durations",
-    "kaplan_meier",
-    "cox_ph",
-    "logrank",
-    "plot_survival",
-    "ChurnClassifier",
     "churn_scores",
-    "reliability_table",
+    "cox_ph",
+    "kaplan_meier",
+    "logrank",
     "plot_reliability",
+    "plot_survival",
+    "reliability_table",
+    "renewal_survivors",
 ]
 
 _Z95 = float(norm.ppf(0.975))
@@ -55,8 +55,13 @@ _Z95 = float(norm.ppf(0.975))
 # ---------------------------------------------------------------------------------------------
 
 
-def _sbg_loglik(params: np.ndarray, churned: np.ndarray, alive: float, first: int = 0,
-                at_first: float | None = None) -> float:
+def _sbg_loglik(
+    params: np.ndarray,
+    churned: np.ndarray,
+    alive: float,
+    first: int = 0,
+    at_first: float | None = None,
+) -> float:
     """sBG log-likelihood of one cohort observed from the start of period ``first``.
 
     ``churned[j]`` customers leave at renewal ``first + j + 1`` and ``alive`` remain after the
@@ -89,11 +94,15 @@ def _cohort_rows(table) -> list[tuple[int, np.ndarray]]:
         if np.any(counts < 0):
             raise ValueError(f"cohort {label!r}: survivors must be non-negative")
         if np.any(np.diff(counts) > 0):
-            raise ValueError(f"cohort {label!r}: survivors must not increase (a cohort cannot grow)")
+            raise ValueError(
+                f"cohort {label!r}: survivors must not increase (a cohort cannot grow)"
+            )
         if seen.size >= 2 and counts[0] > 0:
             rows.append((int(seen[0]), counts))
     if not rows:
-        raise ValueError("no cohort has two consecutive observed periods with customers at the first")
+        raise ValueError(
+            "no cohort has two consecutive observed periods with customers at the first"
+        )
     return rows
 
 
@@ -113,7 +122,7 @@ class ShiftedBetaGeometric(BaseEstimator):
     def __init__(self, *, max_iter: int = 2000):
         self.max_iter = max_iter
 
-    def fit(self, survivors) -> "ShiftedBetaGeometric":
+    def fit(self, survivors) -> ShiftedBetaGeometric:
         """Fit on the number alive at the start of periods 0..n (one cohort, or a cohort table).
 
         Parameters
@@ -136,10 +145,14 @@ class ShiftedBetaGeometric(BaseEstimator):
         if not np.all(np.isfinite(s)):
             raise ValueError("survivors contains missing or non-finite values")
         if np.any(s < 0) or s[0] <= 0:
-            raise ValueError("survivors must be non-negative with a positive cohort size at period 0")
+            raise ValueError(
+                "survivors must be non-negative with a positive cohort size at period 0"
+            )
         rises = np.flatnonzero(np.diff(s) > 0)
         if rises.size:
-            raise ValueError(f"survivors must not increase (a cohort cannot grow); first rise at period {rises[0] + 1}")
+            raise ValueError(
+                f"survivors must not increase (a cohort cannot grow); first rise at period {rises[0] + 1}"
+            )
         churned = -np.diff(s)
         alive = s[-1]
 
@@ -160,20 +173,22 @@ class ShiftedBetaGeometric(BaseEstimator):
             return v if np.isfinite(v) else 1e10
 
         starts = [np.zeros(2), np.log([0.5, 2.0]), np.log([2.0, 0.5])]
-        theta, res, conv = _fit_mle(f, starts, False, ("alpha", "beta"), self.max_iter, "sBG")
+        theta, _res, conv = _fit_mle(f, starts, False, ("alpha", "beta"), self.max_iter, "sBG")
         self.params_ = pd.Series(np.exp(theta), index=["alpha", "beta"], name="estimate")
         se, _ = _standard_errors(theta, negll_sum, None)
         self.standard_errors_ = pd.Series(se, index=["alpha", "beta"], name="std_error")
         self.log_likelihood_ = float(-negll_sum(theta))
         self.converged_ = conv
 
-    def _fit_table(self, table) -> "ShiftedBetaGeometric":
+    def _fit_table(self, table) -> ShiftedBetaGeometric:
         rows = _cohort_rows(table)
         parts = [(-np.diff(c), float(c[-1]), k0, float(c[0])) for k0, c in rows]
         n_first = sum(p[3] for p in parts)
 
         def negll_sum(theta):
-            return -sum(_sbg_loglik(np.exp(theta), ch, alive, k0, at) for ch, alive, k0, at in parts)
+            return -sum(
+                _sbg_loglik(np.exp(theta), ch, alive, k0, at) for ch, alive, k0, at in parts
+            )
 
         self._maximise(negll_sum, scale=n_first)
         self.n0_ = 1.0
@@ -225,7 +240,9 @@ class ShiftedBetaGeometric(BaseEstimator):
         if n < 0 or int(n) != n:
             raise ValueError("periods_survived must be a non-negative integer")
         ratio = np.exp(betaln(alpha, beta + n + 1.0) - betaln(alpha, beta + n))
-        return float(ratio * hyp2f1(1.0, beta + n + 1.0, alpha + beta + n + 1.0, 1.0 / (1.0 + discount_rate)))
+        return float(
+            ratio * hyp2f1(1.0, beta + n + 1.0, alpha + beta + n + 1.0, 1.0 / (1.0 + discount_rate))
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,12 +262,16 @@ def _account_dates(accounts: pd.DataFrame, cols: list[str], account_col: str) ->
 def _check_dates(d: pd.DataFrame, cohort_col: str, churn_col: str) -> None:
     no_start = d[cohort_col].isna()
     if no_start.any():
-        raise ValueError(f"{int(no_start.sum())} account(s) have no {cohort_col!r}; first ids: "
-                         f"{list(d.index[no_start][:5])}")
+        raise ValueError(
+            f"{int(no_start.sum())} account(s) have no {cohort_col!r}; first ids: "
+            f"{list(d.index[no_start][:5])}"
+        )
     early = d[churn_col] < d[cohort_col]
     if early.any():
-        raise ValueError(f"{int(early.sum())} account(s) have {churn_col!r} before {cohort_col!r}; "
-                         f"first ids: {list(d.index[early][:5])}")
+        raise ValueError(
+            f"{int(early.sum())} account(s) have {churn_col!r} before {cohort_col!r}; "
+            f"first ids: {list(d.index[early][:5])}"
+        )
 
 
 def renewal_survivors(
@@ -299,8 +320,14 @@ def renewal_survivors(
         raise ValueError(f"period_days must be a positive whole number of days, got {period_days}")
     d = _account_dates(accounts, [cohort_col, churn_col], account_col)
     _check_dates(d, cohort_col, churn_col)
-    as_of = (pd.Timestamp(as_of) if as_of is not None
-             else max(d[cohort_col].max(), d[churn_col].max() if d[churn_col].notna().any() else d[cohort_col].max()))
+    as_of = (
+        pd.Timestamp(as_of)
+        if as_of is not None
+        else max(
+            d[cohort_col].max(),
+            d[churn_col].max() if d[churn_col].notna().any() else d[cohort_col].max(),
+        )
+    )
     as_of = as_of.normalize()
     d = d[d[cohort_col] <= as_of]
     if d.empty:
@@ -332,9 +359,12 @@ def renewal_survivors(
     out = out.iloc[:, : (seen[-1] + 1 if seen.size else 1)].astype("Int64")  # columns stay 0..n
     out.index.name = "cohort"
     out.columns.name = "period"
-    out.attrs.update(period_days=int(period_days), as_of=as_of.date().isoformat(),
-                     observed_from=None if start is None else start.date().isoformat(),
-                     n_accounts={int(k): int(v) for k, v in cohort.value_counts().sort_index().items()})
+    out.attrs.update(
+        period_days=int(period_days),
+        as_of=as_of.date().isoformat(),
+        observed_from=None if start is None else start.date().isoformat(),
+        n_accounts={int(k): int(v) for k, v in cohort.value_counts().sort_index().items()},
+    )
     return out
 
 
@@ -387,8 +417,13 @@ def account_durations(
         raise ValueError("no account is under follow-up between the origin and as_of")
     event = d[churn_col].notna() & (d[churn_col] <= as_of)
     end = d[churn_col].where(event, as_of)
-    out = pd.DataFrame({"duration_days": ((end - begin) / pd.Timedelta(days=1)).astype(float),
-                        "event": event.astype("int64")}, index=d.index)
+    out = pd.DataFrame(
+        {
+            "duration_days": ((end - begin) / pd.Timedelta(days=1)).astype(float),
+            "event": event.astype("int64"),
+        },
+        index=d.index,
+    )
     if observed_from is not None and start is None:
         seen = pd.Timestamp(observed_from).normalize()
         if (d.loc[event, churn_col] < seen).any():
@@ -463,16 +498,21 @@ def kaplan_meier(durations, events, groups=None, entry=None) -> pd.DataFrame:
             ll_se = np.where(inner, se / (s * np.abs(np.log(np.where(inner, s, 0.5)))), np.nan)
             lo = np.where(inner, s ** np.exp(_Z95 * ll_se), s)
             hi = np.where(inner, s ** np.exp(-_Z95 * ll_se), s)
-        frames.append(pd.DataFrame({
-            "group": name,
-            "time": np.r_[0.0, sf.surv_times],
-            "survival": np.r_[1.0, s],
-            "ci_low": np.r_[1.0, lo],
-            "ci_high": np.r_[1.0, hi],
-            "n_at_risk": np.r_[int(m.sum()) if en is None else int((en[m] <= 0).sum()),
-                               sf.n_risk].astype(int),
-            "n_events": np.r_[0, sf.n_events].astype(int),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "group": name,
+                    "time": np.r_[0.0, sf.surv_times],
+                    "survival": np.r_[1.0, s],
+                    "ci_low": np.r_[1.0, lo],
+                    "ci_high": np.r_[1.0, hi],
+                    "n_at_risk": np.r_[
+                        int(m.sum()) if en is None else int((en[m] <= 0).sum()), sf.n_risk
+                    ].astype(int),
+                    "n_events": np.r_[0, sf.n_events].astype(int),
+                }
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
@@ -493,8 +533,15 @@ def logrank(durations, events, groups) -> pd.Series:
     return pd.Series({"statistic": float(stat), "df": len(levels) - 1, "p_value": float(p)})
 
 
-def cox_ph(df: pd.DataFrame, duration_col: str, event_col: str, covariates: list[str], *,
-           ties: str = "efron", entry_col: str | None = None) -> pd.DataFrame:
+def cox_ph(
+    df: pd.DataFrame,
+    duration_col: str,
+    event_col: str,
+    covariates: list[str],
+    *,
+    ties: str = "efron",
+    entry_col: str | None = None,
+) -> pd.DataFrame:
     """Cox proportional-hazards regression (statsmodels ``PHReg``).
 
     Non-numeric covariates are one-hot encoded (first level dropped). ``entry_col`` names
@@ -512,22 +559,26 @@ def cox_ph(df: pd.DataFrame, duration_col: str, event_col: str, covariates: list
         raise ValueError(f"df lacks column(s) {missing}")
     na = df[cols].isna().any(axis=1)
     if na.any():
-        raise ValueError(f"{int(na.sum())} row(s) with missing values in {cols}; first index: {list(df.index[na][:5])}")
+        raise ValueError(
+            f"{int(na.sum())} row(s) with missing values in {cols}; first index: {list(df.index[na][:5])}"
+        )
     t, e, _ = _survival_inputs(df[duration_col], df[event_col])
     X = pd.get_dummies(df[covariates], drop_first=True, dtype=float)
     en = _entry_times(df[entry_col], t) if entry_col else None
     res = PHReg(t, X.to_numpy(dtype=float), status=e, entry=en, ties=ties).fit()
     coef = np.asarray(res.params)
     se = np.asarray(res.bse)
-    return pd.DataFrame({
-        "covariate": list(X.columns),
-        "coef": coef,
-        "std_error": se,
-        "hazard_ratio": np.exp(coef),
-        "ci_low": np.exp(coef - _Z95 * se),
-        "ci_high": np.exp(coef + _Z95 * se),
-        "p_value": np.asarray(res.pvalues),
-    })
+    return pd.DataFrame(
+        {
+            "covariate": list(X.columns),
+            "coef": coef,
+            "std_error": se,
+            "hazard_ratio": np.exp(coef),
+            "ci_low": np.exp(coef - _Z95 * se),
+            "ci_high": np.exp(coef + _Z95 * se),
+            "p_value": np.asarray(res.pvalues),
+        }
+    )
 
 
 def plot_survival(km_table: pd.DataFrame, ax=None):
@@ -537,8 +588,10 @@ def plot_survival(km_table: pd.DataFrame, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     for name, d in km_table.groupby("group", sort=False):
-        line, = ax.step(d["time"], d["survival"], where="post", label=str(name))
-        ax.fill_between(d["time"], d["ci_low"], d["ci_high"], step="post", alpha=0.2, color=line.get_color())
+        (line,) = ax.step(d["time"], d["survival"], where="post", label=str(name))
+        ax.fill_between(
+            d["time"], d["ci_low"], d["ci_high"], step="post", alpha=0.2, color=line.get_color()
+        )
     ax.set_xlabel("time")
     ax.set_ylabel("survival probability")
     ax.set_ylim(0, 1.02)
@@ -568,8 +621,14 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         Seed for the folds and the boosting model.
     """
 
-    def __init__(self, model: str = "logistic", calibration: str = "isotonic", cv: int = 5,
-                 C: float = 1.0, random_state: int = 0):
+    def __init__(
+        self,
+        model: str = "logistic",
+        calibration: str = "isotonic",
+        cv: int = 5,
+        C: float = 1.0,
+        random_state: int = 0,
+    ):
         self.model = model
         self.calibration = calibration
         self.cv = cv
@@ -583,9 +642,11 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
             est = HistGradientBoostingClassifier(random_state=self.random_state)
         else:
             raise ValueError(f"model must be 'logistic' or 'hgb', got {self.model!r}")
-        return make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), est)
+        return make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler(), est
+        )
 
-    def fit(self, X, y) -> "ChurnClassifier":
+    def fit(self, X, y) -> ChurnClassifier:
         """Fit on features X (numeric; NaN imputed) and binary churn labels y."""
         if isinstance(X, pd.DataFrame):
             bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
@@ -599,7 +660,9 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         if self.calibration not in ("isotonic", "sigmoid"):
             raise ValueError("calibration must be 'isotonic' or 'sigmoid'")
         folds = StratifiedKFold(n_splits=self.cv, shuffle=True, random_state=self.random_state)
-        self.calibrated_ = CalibratedClassifierCV(self._pipeline(), method=self.calibration, cv=folds)
+        self.calibrated_ = CalibratedClassifierCV(
+            self._pipeline(), method=self.calibration, cv=folds
+        )
         self.calibrated_.fit(X, y_arr)
         self.classes_ = self.calibrated_.classes_
         if isinstance(X, pd.DataFrame):
@@ -647,15 +710,17 @@ def churn_scores(y_true, proba) -> pd.Series:
     brier = float(brier_score_loss(y, p))
     baseline = base * (1.0 - base)
     two = len(np.unique(y)) == 2
-    return pd.Series({
-        "n": float(len(y)),
-        "base_rate": base,
-        "brier": brier,
-        "brier_baseline": baseline,
-        "brier_skill": 1.0 - brier / baseline if baseline > 0 else np.nan,
-        "roc_auc": float(roc_auc_score(y, p)) if two else np.nan,
-        "log_loss": float(log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1])),
-    })
+    return pd.Series(
+        {
+            "n": float(len(y)),
+            "base_rate": base,
+            "brier": brier,
+            "brier_baseline": baseline,
+            "brier_skill": 1.0 - brier / baseline if baseline > 0 else np.nan,
+            "roc_auc": float(roc_auc_score(y, p)) if two else np.nan,
+            "log_loss": float(log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1])),
+        }
+    )
 
 
 def reliability_table(y_true, proba, n_bins: int = 10) -> pd.DataFrame:
@@ -679,11 +744,17 @@ def reliability_table(y_true, proba, n_bins: int = 10) -> pd.DataFrame:
     z2 = _Z95**2
     centre = (obs + z2 / (2 * n)) / (1 + z2 / n)
     half = _Z95 * np.sqrt(obs * (1 - obs) / n + z2 / (4 * n**2)) / (1 + z2 / n)
-    out = pd.DataFrame({
-        "bin_low": edges[n.index], "bin_high": edges[n.index + 1], "n": n.to_numpy(),
-        "mean_predicted": g["p"].mean().to_numpy(), "observed_rate": obs.to_numpy(),
-        "ci_low": (centre - half).to_numpy(), "ci_high": (centre + half).to_numpy(),
-    })
+    out = pd.DataFrame(
+        {
+            "bin_low": edges[n.index],
+            "bin_high": edges[n.index + 1],
+            "n": n.to_numpy(),
+            "mean_predicted": g["p"].mean().to_numpy(),
+            "observed_rate": obs.to_numpy(),
+            "ci_low": (centre - half).to_numpy(),
+            "ci_high": (centre + half).to_numpy(),
+        }
+    )
     return out.reset_index(drop=True)
 
 
@@ -695,10 +766,22 @@ def plot_reliability(table: pd.DataFrame, ax=None):
         _, ax = plt.subplots(figsize=(5, 5))
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
     # Rounding can put an interval end a hair past the estimate; error bars must be >= 0.
-    yerr = np.clip(np.vstack([table["observed_rate"] - table["ci_low"],
-                              table["ci_high"] - table["observed_rate"]]), 0, None)
-    ax.errorbar(table["mean_predicted"], table["observed_rate"], yerr=yerr, marker="o", linestyle="-",
-                capsize=3, label="model")
+    yerr = np.clip(
+        np.vstack(
+            [table["observed_rate"] - table["ci_low"], table["ci_high"] - table["observed_rate"]]
+        ),
+        0,
+        None,
+    )
+    ax.errorbar(
+        table["mean_predicted"],
+        table["observed_rate"],
+        yerr=yerr,
+        marker="o",
+        linestyle="-",
+        capsize=3,
+        label="model",
+    )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_xlabel("mean predicted churn probability")

@@ -25,46 +25,78 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    synth = sub.add_parser("synth", help="write a synthetic portfolio with planted truth",
-                           description="Write accounts, transactions, assessments and "
-                           "interactions tables plus truth.json (the planted drivers).")
+    synth = sub.add_parser(
+        "synth",
+        help="write a synthetic portfolio with planted truth",
+        description="Write accounts, transactions, assessments and "
+        "interactions tables plus truth.json (the planted drivers).",
+    )
     synth.add_argument("--accounts", type=int, default=300, help="number of accounts (300)")
     synth.add_argument("--years", type=int, default=3, help="years of history (3)")
     synth.add_argument("--seed", type=int, default=42, help="random seed (42)")
     synth.add_argument("--start", default="2022-01-01", help="first day, ISO date (2022-01-01)")
-    synth.add_argument("--format", choices=("csv", "parquet"), default="csv",
-                       help="file format (csv)")
+    synth.add_argument(
+        "--format", choices=("csv", "parquet"), default="csv", help="file format (csv)"
+    )
     synth.add_argument("--out", required=True, type=Path, help="output folder")
 
-    validate = sub.add_parser("validate", help="check a data folder against the contract",
-                              description="Load and cross-check every table; print row counts, "
-                              "date ranges and the data-quality ledger. Exit 0 when valid, 1 "
-                              "when not.")
-    validate.add_argument("data", type=Path, help="folder with accounts.csv, transactions.csv, "
-                          "... or one Excel workbook")
-    validate.add_argument("--drop", action="store_true",
-                          help="drop offending rows (counted in the ledger) instead of failing")
-    validate.add_argument("--map", type=Path, default=None,
-                          help="YAML file mapping your column names to the contract's")
+    validate = sub.add_parser(
+        "validate",
+        help="check a data folder against the contract",
+        description="Load and cross-check every table; print row counts, "
+        "date ranges and the data-quality ledger. Exit 0 when valid, 1 "
+        "when not.",
+    )
+    validate.add_argument(
+        "data",
+        type=Path,
+        help="folder with accounts.csv, transactions.csv, ... or one Excel workbook",
+    )
+    validate.add_argument(
+        "--drop",
+        action="store_true",
+        help="drop offending rows (counted in the ledger) instead of failing",
+    )
+    validate.add_argument(
+        "--map",
+        type=Path,
+        default=None,
+        help="YAML file mapping your column names to the contract's",
+    )
 
     run = sub.add_parser(
-        "run", help="execute the notebooks on a data folder into a run folder",
+        "run",
+        help="execute the notebooks on a data folder into a run folder",
         description="Execute the numbered notebooks with papermill into a self-contained run "
         "folder (executed notebooks, HTML, tables, figures, manifest.json).",
         epilog="DATA is a folder in the data contract or ADAPTER:PATH for a public dataset: "
-        "online-retail:PATH/online_retail.parquet or cdnow:PATH/CDNOW_master.txt.")
+        "online-retail:PATH/online_retail.parquet or cdnow:PATH/CDNOW_master.txt.",
+    )
     run.add_argument("--data", default="data/sample", help="data folder or ADAPTER:PATH")
     run.add_argument("--out", type=Path, default=None, help="run folder (runs/<data name>)")
-    run.add_argument("--params", type=Path, default=None,
-                     help="YAML with shared and per-notebook parameters")
+    run.add_argument(
+        "--params", type=Path, default=None, help="YAML with shared and per-notebook parameters"
+    )
     run.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel (1)")
-    run.add_argument("--notebooks", default=None,
-                     help="comma-separated notebook numbers or names, e.g. 01,03 (all)")
-    run.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
-                     help="set a notebook parameter (repeatable)")
-    summary = sub.add_parser("summarize", help="print a Markdown digest of a run folder",
-                             description="Read a run folder's tables and print the key numbers "
-                             "(concentration, retention, key accounts, back-test, CLV fit).")
+    run.add_argument(
+        "--notebooks",
+        default=None,
+        help="comma-separated notebook numbers or names, e.g. 01,03 (all)",
+    )
+    run.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a notebook parameter (repeatable)",
+    )
+    summary = sub.add_parser(
+        "summarize",
+        help="print a Markdown digest of a run folder",
+        description="Read a run folder's tables and print the key numbers "
+        "(concentration, retention, key accounts, back-test, CLV fit).",
+    )
     summary.add_argument("run", type=Path, help="a run folder written by kamlab run")
     return parser
 
@@ -81,18 +113,27 @@ def _read_mapping(path: Path | None):
 def _cmd_synth(args) -> int:
     from kamlab.synth import write_synthetic
 
-    folder = write_synthetic(args.out, n_accounts=args.accounts, years=args.years,
-                             seed=args.seed, start=args.start, fmt=args.format)
-    print(f"wrote a synthetic portfolio of {args.accounts} accounts over {args.years} years "
-          f"(seed {args.seed}) to {folder}")
+    folder = write_synthetic(
+        args.out,
+        n_accounts=args.accounts,
+        years=args.years,
+        seed=args.seed,
+        start=args.start,
+        fmt=args.format,
+    )
+    print(
+        f"wrote a synthetic portfolio of {args.accounts} accounts over {args.years} years "
+        f"(seed {args.seed}) to {folder}"
+    )
     return 0
 
 
 def _cmd_validate(args) -> int:
     from kamlab.data import load_dataset
 
-    dataset = load_dataset(args.data, columns=_read_mapping(args.map),
-                           on_error="drop" if args.drop else "raise")
+    dataset = load_dataset(
+        args.data, columns=_read_mapping(args.map), on_error="drop" if args.drop else "raise"
+    )
     print(f"{args.data}: valid")
     print(dataset.summary().to_string())
     if len(dataset.ledger):
@@ -115,8 +156,14 @@ def _cmd_run(args) -> int:
     selection = args.notebooks.split(",") if args.notebooks else None
     out = args.out or Path("runs") / Path(str(args.data).split(":")[-1]).stem
     try:
-        run_notebooks(args.data, out, parameters=params, params_file=args.params,
-                      notebooks=selection, jobs=args.jobs)
+        run_notebooks(
+            args.data,
+            out,
+            parameters=params,
+            params_file=args.params,
+            notebooks=selection,
+            jobs=args.jobs,
+        )
     except RunFailed as exc:
         print(f"kamlab run failed: {exc}", file=sys.stderr)
         return 1
@@ -141,8 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handlers = {"synth": _cmd_synth, "validate": _cmd_validate, "run": _cmd_run,
-                "summarize": _cmd_summarize}
+    handlers = {
+        "synth": _cmd_synth,
+        "validate": _cmd_validate,
+        "run": _cmd_run,
+        "summarize": _cmd_summarize,
+    }
     try:
         return handlers[args.command](args)
     except DataContractError as exc:

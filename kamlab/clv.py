@@ -26,20 +26,20 @@ from scipy.special import betaln, expit, gammaln, hyp2f1, psi
 from statsmodels.tools.numdiff import approx_fprime, approx_hess3
 
 __all__ = [
-    "ConvergenceWarning",
-    "CLVWarning",
-    "rfm_summary",
     "BGNBD",
-    "ParetoNBD",
+    "FREQ_DAYS",
+    "CLVWarning",
+    "ConvergenceWarning",
     "GammaGamma",
+    "ParetoNBD",
+    "cumulative_purchases",
     "customer_lifetime_value",
     "holdout_check",
-    "plot_holdout",
-    "cumulative_purchases",
     "plot_cumulative",
-    "value_vs_tier",
+    "plot_holdout",
+    "rfm_summary",
     "simulate_bgnbd",
-    "FREQ_DAYS",
+    "value_vs_tier",
 ]
 
 #: Length of one time unit in days, for the supported ``freq`` codes.
@@ -122,7 +122,9 @@ def rfm_summary(
     cal_end = pd.Timestamp(calibration_end).normalize()
     hold_end = None if holdout_end is None else pd.Timestamp(holdout_end).normalize()
     if hold_end is not None and hold_end <= cal_end:
-        raise ValueError(f"holdout_end {hold_end.date()} must be after calibration_end {cal_end.date()}")
+        raise ValueError(
+            f"holdout_end {hold_end.date()} must be after calibration_end {cal_end.date()}"
+        )
     dates = pd.to_datetime(transactions[date_col])
     if dates.isna().any():
         raise ValueError(f"{int(dates.isna().sum())} transactions have a missing {date_col!r}")
@@ -131,8 +133,11 @@ def rfm_summary(
         raise ValueError(f"{int(amounts.isna().sum())} transactions have a missing {amount_col!r}")
 
     tx = pd.DataFrame(
-        {"acc": transactions[account_col].to_numpy(), "day": dates.dt.normalize().to_numpy(),
-         "amount": amounts.to_numpy(dtype=float)}
+        {
+            "acc": transactions[account_col].to_numpy(),
+            "day": dates.dt.normalize().to_numpy(),
+            "amount": amounts.to_numpy(dtype=float),
+        }
     )
     daily = _purchase_days(tx)
     credit_cal = daily[~daily["purchase"] & (daily["day"] <= cal_end)]
@@ -151,11 +156,17 @@ def rfm_summary(
     recency = ((last - first) / day_ns) / unit
     T = ((cal_end - first) / day_ns) / unit
     with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, (total - first_amount) / frequency.where(frequency > 0, 1), 0.0)
+        monetary = np.where(
+            frequency > 0, (total - first_amount) / frequency.where(frequency > 0, 1), 0.0
+        )
 
     out = pd.DataFrame(
-        {"frequency": frequency, "recency": recency.astype(float), "T": T.astype(float),
-         "monetary_value": monetary.astype(float)},
+        {
+            "frequency": frequency,
+            "recency": recency.astype(float),
+            "T": T.astype(float),
+            "monetary_value": monetary.astype(float),
+        },
         index=first.index,
     )
     out.index.name = account_col
@@ -166,7 +177,9 @@ def rfm_summary(
     if hold_end is not None:
         hold = daily[(daily["day"] > cal_end) & (daily["day"] <= hold_end)]
         counts = hold.groupby("acc", sort=True, observed=True)["day"].size()
-        out["frequency_holdout"] = counts.reindex(out.index, fill_value=0).astype("int64").to_numpy()
+        out["frequency_holdout"] = (
+            counts.reindex(out.index, fill_value=0).astype("int64").to_numpy()
+        )
         out["duration_holdout"] = ((hold_end - cal_end) / day_ns) / unit
     out.attrs["freq"] = freq
     out.attrs["credit_days"] = int(len(credit_cal))
@@ -212,7 +225,9 @@ def _check_rfm(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.nda
     tx = _as_float("recency", recency)
     t = _as_float("T", T)
     if not (len(x) == len(tx) == len(t)):
-        raise ValueError(f"frequency, recency and T differ in length: {len(x)}, {len(tx)}, {len(t)}")
+        raise ValueError(
+            f"frequency, recency and T differ in length: {len(x)}, {len(tx)}, {len(t)}"
+        )
     if len(x) == 0:
         raise ValueError("no customers: frequency, recency and T are empty")
     checks = [
@@ -225,11 +240,15 @@ def _check_rfm(frequency: Any, recency: Any, T: Any) -> tuple[np.ndarray, np.nda
     ]
     for mask, what in checks:
         if mask.any():
-            raise ValueError(f"{int(mask.sum())} row(s) where {what}; first ids: {_ids_of(frequency, mask)}")
+            raise ValueError(
+                f"{int(mask.sum())} row(s) where {what}; first ids: {_ids_of(frequency, mask)}"
+            )
     return x, tx, t
 
 
-def _compress(*cols: np.ndarray, weights: np.ndarray | None = None) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+def _compress(
+    *cols: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
     """Unique rows of the stacked columns and their summed weights (counts by default)."""
     stacked = np.column_stack(cols)
     uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
@@ -272,7 +291,11 @@ def _fit_mle(
     best = None
     for x0 in starts:
         res = minimize(
-            negll_mean, np.asarray(x0, dtype=float), jac=jac, method="L-BFGS-B", bounds=bounds,
+            negll_mean,
+            np.asarray(x0, dtype=float),
+            jac=jac,
+            method="L-BFGS-B",
+            bounds=bounds,
             options={"maxiter": max_iter, "ftol": 1e-13, "gtol": 1e-9},
         )
         if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
@@ -286,13 +309,16 @@ def _fit_mle(
     if not converged:
         why = (
             f"parameter(s) {[n for n, b in zip(names, at_bound) if b]} at the search bound"
-            if at_bound.any() else str(best.message)
+            if at_bound.any()
+            else str(best.message)
         )
         warnings.warn(f"{model} fit did not converge: {why}", ConvergenceWarning, stacklevel=3)
     return best.x, best, converged
 
 
-def _standard_errors(theta: np.ndarray, negll_sum: Callable, grad_sum: Callable | None) -> tuple[np.ndarray, np.ndarray]:
+def _standard_errors(
+    theta: np.ndarray, negll_sum: Callable, grad_sum: Callable | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Standard errors of exp(theta) from the inverse Hessian (log space, delta method)."""
     if grad_sum is not None:
         H = approx_fprime(theta, grad_sum, centered=True)
@@ -309,8 +335,11 @@ def _standard_errors(theta: np.ndarray, negll_sum: Callable, grad_sum: Callable 
     cov = cov_log * np.outer(p, p)
     var = np.diag(cov)
     if np.any(var <= 0):
-        warnings.warn("Hessian is not positive definite at the optimum; some standard errors are NaN",
-                      CLVWarning, stacklevel=3)
+        warnings.warn(
+            "Hessian is not positive definite at the optimum; some standard errors are NaN",
+            CLVWarning,
+            stacklevel=3,
+        )
     with np.errstate(invalid="ignore"):
         se = np.sqrt(np.where(var > 0, var, np.nan))
     return se, cov
@@ -351,9 +380,12 @@ class _FitterBase:
         self._check_fitted()
         z = 1.959963984540054
         return pd.DataFrame(
-            {"estimate": self.params_, "std_error": self.standard_errors_,
-             "ci_low": self.params_ - z * self.standard_errors_,
-             "ci_high": self.params_ + z * self.standard_errors_}
+            {
+                "estimate": self.params_,
+                "std_error": self.standard_errors_,
+                "ci_low": self.params_ - z * self.standard_errors_,
+                "ci_high": self.params_ + z * self.standard_errors_,
+            }
         )
 
 
@@ -407,7 +439,9 @@ def _bgnbd_loglik(p: np.ndarray, x, tx, T, grad: bool = False, x_groups=None):
 def _hyp2f1_checked(a, b, c, z):
     val = hyp2f1(a, b, c, z)
     if not np.all(np.isfinite(val)):
-        warnings.warn("hyp2f1 returned non-finite values; predictions are NaN there", CLVWarning, stacklevel=4)
+        warnings.warn(
+            "hyp2f1 returned non-finite values; predictions are NaN there", CLVWarning, stacklevel=4
+        )
     return val
 
 
@@ -428,7 +462,7 @@ class BGNBD(_FitterBase):
 
     _names = ("r", "alpha", "a", "b")
 
-    def fit(self, frequency, recency, T, *, weights=None) -> "BGNBD":
+    def fit(self, frequency, recency, T, *, weights=None) -> BGNBD:
         """Fit by maximum likelihood.
 
         Parameters
@@ -479,7 +513,9 @@ class BGNBD(_FitterBase):
         r, alpha, a, b, x, tx, t = self._terms(frequency, recency, T)
         pos = x > 0
         xs = np.where(pos, x, 1.0)
-        log_odds = np.log(a) - np.log(b + xs - 1.0) + (r + x) * (np.log(alpha + t) - np.log(alpha + tx))
+        log_odds = (
+            np.log(a) - np.log(b + xs - 1.0) + (r + x) * (np.log(alpha + t) - np.log(alpha + tx))
+        )
         return np.where(pos, expit(-log_odds), 1.0)
 
     @staticmethod
@@ -489,8 +525,11 @@ class BGNBD(_FitterBase):
         if np.any(t < 0):
             raise ValueError("horizon t must be non-negative")
         if abs(a - 1.0) < 1e-8:
-            warnings.warn("a is 1 to 8 digits: BG/NBD expectation is near a removable singularity",
-                          CLVWarning, stacklevel=3)
+            warnings.warn(
+                "a is 1 to 8 digits: BG/NBD expectation is near a removable singularity",
+                CLVWarning,
+                stacklevel=3,
+            )
         z = t / (alpha + T + t)
         # Euler transform: (1-z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)
         h = _hyp2f1_checked(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
@@ -507,7 +546,7 @@ class BGNBD(_FitterBase):
         pa = self.probability_alive(frequency, recency, T)
         return self._expected((r, alpha, a, b), t, x, tx, tt, pa)
 
-    def expected_purchases_new(self, t) -> np.ndarray:
+    def expected_purchases_new(self, t) -> np.ndarray | float:
         """Unconditional E[X(t)]: expected repeat purchases of a new customer in (0, t]."""
         params = self._check_fitted()
         zero = np.zeros(1)
@@ -574,7 +613,7 @@ class ParetoNBD(_FitterBase):
 
     _names = ("r", "alpha", "s", "beta")
 
-    def fit(self, frequency, recency, T, *, weights=None) -> "ParetoNBD":
+    def fit(self, frequency, recency, T, *, weights=None) -> ParetoNBD:
         """Fit by maximum likelihood (numerical gradient; data compressed to unique rows)."""
         x, tx, t = _check_rfm(frequency, recency, T)
         (x, tx, t), w = _compress(x, tx, t, weights=_weights(weights, len(x)))
@@ -609,13 +648,13 @@ class ParetoNBD(_FitterBase):
     def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
         """Conditional expected repeat purchases in (T, T + t] given x, t_x, T."""
         r, alpha, s, beta = self._check_fitted()
-        x, tx, tt = _check_rfm(frequency, recency, T)
+        x, _tx, tt = _check_rfm(frequency, recency, T)
         t = np.asarray(t, dtype=float)
         if np.any(t < 0):
             raise ValueError("horizon t must be non-negative")
         pa = self.probability_alive(frequency, recency, T)
         log_q = np.log(beta + tt) - np.log(beta + tt + t)
-        return (r + x) * (beta + tt) / ((alpha + tt)) * _one_minus_q_pow_over(s - 1.0, log_q) * pa
+        return (r + x) * (beta + tt) / (alpha + tt) * _one_minus_q_pow_over(s - 1.0, log_q) * pa
 
     def expected_purchases_new(self, t):
         """Unconditional E[X(t)] for a new customer."""
@@ -634,8 +673,15 @@ def _gg_loglik(params, x, z, grad: bool = False):
     p, q, g = params
     px = p * x
     lgz = np.log(g + x * z)
-    ll = (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(g)
-          + (px - 1.0) * np.log(z) + px * np.log(x) - (px + q) * lgz)
+    ll = (
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(g)
+        + (px - 1.0) * np.log(z)
+        + px * np.log(x)
+        - (px + q) * lgz
+    )
     if not grad:
         return ll
     d_p = x * (psi(px + q) - psi(px) + np.log(z) + np.log(x) - lgz)
@@ -669,10 +715,12 @@ class GammaGamma(_FitterBase):
             (x != np.round(x), "frequency is not an integer"),
         ]:
             if mask.any():
-                raise ValueError(f"{int(mask.sum())} row(s) where {what}; first ids: {_ids_of(frequency, mask)}")
+                raise ValueError(
+                    f"{int(mask.sum())} row(s) where {what}; first ids: {_ids_of(frequency, mask)}"
+                )
         return x, z
 
-    def fit(self, frequency, monetary_value) -> "GammaGamma":
+    def fit(self, frequency, monetary_value) -> GammaGamma:
         """Fit on customers with at least one repeat purchase and positive mean spend.
 
         Raises
@@ -721,7 +769,8 @@ class GammaGamma(_FitterBase):
             warnings.warn(
                 f"Gamma-Gamma q = {q:.3f} <= 1: the population mean spend p*gamma/(q-1) is undefined "
                 "(spend too heavy-tailed); expected_spend will raise",
-                CLVWarning, stacklevel=2,
+                CLVWarning,
+                stacklevel=2,
             )
         return self
 
@@ -756,9 +805,13 @@ class GammaGamma(_FitterBase):
 # ---------------------------------------------------------------------------------------------
 
 
-def expected_spend_or_observed(model: GammaGamma, summary: pd.DataFrame, *,
-                               frequency_col: str = "frequency",
-                               monetary_col: str = "monetary_value") -> pd.Series:
+def expected_spend_or_observed(
+    model: GammaGamma,
+    summary: pd.DataFrame,
+    *,
+    frequency_col: str = "frequency",
+    monetary_col: str = "monetary_value",
+) -> pd.Series:
     """Expected spend per account from Gamma-Gamma, or observed spend when the model has none.
 
     With q > 1 this is :meth:`GammaGamma.expected_spend`. With q <= 1 (spend so heavy-tailed
@@ -775,8 +828,10 @@ def expected_spend_or_observed(model: GammaGamma, summary: pd.DataFrame, *,
     if not repeat.any():
         raise ValueError("no repeat purchases with positive spend to fall back on")
     out = z.where(repeat, z[repeat].median()).astype(float).rename("expected_spend")
-    out.attrs["method"] = (f"observed mean spend (Gamma-Gamma q = {model.params_['q']:.3f} <= 1: "
-                           f"population mean undefined)")
+    out.attrs["method"] = (
+        f"observed mean spend (Gamma-Gamma q = {model.params_['q']:.3f} <= 1: "
+        f"population mean undefined)"
+    )
     return out
 
 
@@ -863,9 +918,15 @@ def holdout_check(
     """
     need = {"frequency", "recency", "T", "frequency_holdout", "duration_holdout"}
     if not need <= set(summary.columns):
-        raise ValueError(f"summary lacks {sorted(need - set(summary.columns))}; call rfm_summary(..., holdout_end=...)")
-    pred = model.expected_purchases(summary["duration_holdout"].to_numpy(float), summary["frequency"],
-                                    summary["recency"], summary["T"])
+        raise ValueError(
+            f"summary lacks {sorted(need - set(summary.columns))}; call rfm_summary(..., holdout_end=...)"
+        )
+    pred = model.expected_purchases(
+        summary["duration_holdout"].to_numpy(float),
+        summary["frequency"],
+        summary["recency"],
+        summary["T"],
+    )
     freq_x = summary["frequency"].to_numpy()
     if bins is None:
         bucket = np.minimum(freq_x, max_bucket).astype(int)
@@ -875,12 +936,21 @@ def holdout_check(
         if len(edges) == 0 or edges[0] != 0 or np.any(np.diff(edges) <= 0):
             raise ValueError(f"bins must be increasing lower edges starting at 0, got {list(bins)}")
         bucket = np.searchsorted(edges, freq_x, side="right") - 1
-        labels = [str(lo) if hi - lo == 1 else f"{lo}-{hi - 1}" for lo, hi in zip(edges[:-1], edges[1:])]
+        labels = [
+            str(lo) if hi - lo == 1 else f"{lo}-{hi - 1}" for lo, hi in zip(edges[:-1], edges[1:])
+        ]
         labels.append(f"{edges[-1]}+")
-    df = pd.DataFrame({"bucket": pd.Categorical.from_codes(bucket, labels),
-                       "actual": summary["frequency_holdout"].to_numpy(float), "predicted": pred})
+    df = pd.DataFrame(
+        {
+            "bucket": pd.Categorical.from_codes(bucket, labels),
+            "actual": summary["frequency_holdout"].to_numpy(float),
+            "predicted": pred,
+        }
+    )
     g = df.groupby("bucket", observed=False)
-    out = pd.DataFrame({"n": g.size(), "actual_total": g["actual"].sum(), "predicted_total": g["predicted"].sum()})
+    out = pd.DataFrame(
+        {"n": g.size(), "actual_total": g["actual"].sum(), "predicted_total": g["predicted"].sum()}
+    )
     out.loc["total"] = out.sum()
     out["n"] = out["n"].astype(int)
     out["actual_mean"] = out["actual_total"] / out["n"].where(out["n"] > 0)
@@ -947,11 +1017,13 @@ def cumulative_purchases(
     unit = _freq_days(freq)
     model._check_fitted()
     cal_end = pd.Timestamp(calibration_end).normalize()
-    tx = pd.DataFrame({
-        "acc": transactions[account_col].to_numpy(),
-        "day": pd.to_datetime(transactions[date_col]).dt.normalize().to_numpy(),
-        "amount": pd.to_numeric(transactions[amount_col]).to_numpy(dtype=float),
-    })
+    tx = pd.DataFrame(
+        {
+            "acc": transactions[account_col].to_numpy(),
+            "day": pd.to_datetime(transactions[date_col]).dt.normalize().to_numpy(),
+            "amount": pd.to_numeric(transactions[amount_col]).to_numpy(dtype=float),
+        }
+    )
     daily = _purchase_days(tx)
     daily = daily[daily["purchase"]]
     first = daily.groupby("acc", sort=True, observed=True)["day"].transform("min")
@@ -959,7 +1031,11 @@ def cumulative_purchases(
     first = first[first <= cal_end]
     if daily.empty:
         raise ValueError(f"no purchases on or before calibration_end {cal_end.date()}")
-    end = pd.Timestamp(holdout_end).normalize() if holdout_end is not None else max(daily["day"].max(), cal_end)
+    end = (
+        pd.Timestamp(holdout_end).normalize()
+        if holdout_end is not None
+        else max(daily["day"].max(), cal_end)
+    )
     if end < cal_end:
         raise ValueError(f"holdout_end {end.date()} is before calibration_end {cal_end.date()}")
     start = daily["day"].min()
@@ -967,7 +1043,9 @@ def cumulative_purchases(
     repeat = ((daily.loc[daily["day"] > first, "day"] - start) / day_ns).to_numpy(dtype=float)
     repeat = np.sort(repeat[repeat <= (end - start) / day_ns])
     birth_day = daily.groupby("acc", sort=True, observed=True)["day"].min()
-    births, counts = np.unique(((birth_day - start) / day_ns).to_numpy(dtype=float), return_counts=True)
+    births, counts = np.unique(
+        ((birth_day - start) / day_ns).to_numpy(dtype=float), return_counts=True
+    )
     span = (end - start) / day_ns
     grid = np.arange(0.0, span + 1e-9, unit)
     if grid[-1] < span:
@@ -976,13 +1054,15 @@ def cumulative_purchases(
     ages = np.clip(grid_days[:, None] - births[None, :], 0.0, None) / unit
     expected = np.asarray(model.expected_purchases_new(ages), dtype=float)
     dates = start + pd.to_timedelta(grid_days, unit="D")
-    out = pd.DataFrame({
-        "t": grid / unit,
-        "date": dates,
-        "actual": np.searchsorted(repeat, grid_days, side="right").astype("int64"),
-        "predicted": np.einsum("kj,j->k", expected, counts.astype(float)),
-        "holdout": dates > cal_end,
-    })
+    out = pd.DataFrame(
+        {
+            "t": grid / unit,
+            "date": dates,
+            "actual": np.searchsorted(repeat, grid_days, side="right").astype("int64"),
+            "predicted": np.einsum("kj,j->k", expected, counts.astype(float)),
+            "holdout": dates > cal_end,
+        }
+    )
     out.attrs.update(freq=freq, calibration_t=float((cal_end - start) / day_ns) / unit)
     return out
 
@@ -1009,10 +1089,17 @@ def plot_cumulative(
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     ax.plot(track["t"], track["actual"], label="actual")
-    ax.plot(track["t"], track["predicted"], linestyle="--", label=f"predicted ({type(model).__name__})")
+    ax.plot(
+        track["t"], track["predicted"], linestyle="--", label=f"predicted ({type(model).__name__})"
+    )
     if track["holdout"].any():
-        ax.axvspan(track.attrs["calibration_t"], float(track["t"].max()), color="grey", alpha=0.15,
-                   label="holdout")
+        ax.axvspan(
+            track.attrs["calibration_t"],
+            float(track["t"].max()),
+            color="grey",
+            alpha=0.15,
+            label="holdout",
+        )
     unit = {"D": "days", "W": "weeks", "M": "months"}[freq]
     ax.set_xlabel(f"{unit} since {track['date'].iloc[0].date()}")
     ax.set_ylabel("cumulative repeat purchases")
@@ -1064,12 +1151,18 @@ def value_vs_tier(
     total = float(ranked["_value"].sum())
     share_all = float(is_key.mean())
     share_top = float(is_key[:n_top].mean())
-    return pd.Series({
-        "n": float(len(ranked)), "n_top": float(n_top), "key_share_all": share_all,
-        "key_share_top": share_top, "lift": share_top / share_all if share_all > 0 else np.nan,
-        "value_share_key": float(ranked["_value"][is_key].sum()) / total if total else np.nan,
-        "spearman": float(rho), "spearman_p": float(p),
-    })
+    return pd.Series(
+        {
+            "n": float(len(ranked)),
+            "n_top": float(n_top),
+            "key_share_all": share_all,
+            "key_share_top": share_top,
+            "lift": share_top / share_all if share_all > 0 else np.nan,
+            "value_share_key": float(ranked["_value"][is_key].sum()) / total if total else np.nan,
+            "spearman": float(rho),
+            "spearman_p": float(p),
+        }
+    )
 
 
 def simulate_bgnbd(
@@ -1100,7 +1193,9 @@ def simulate_bgnbd(
     lam = rng.gamma(r, 1.0 / alpha, n_customers)
     p = rng.beta(a, b, n_customers)
     n_arrivals = rng.poisson(lam * T_arr)
-    last = rng.geometric(np.clip(p, 1e-300, 1.0))  # repeat purchase after which the customer drops out
+    last = rng.geometric(
+        np.clip(p, 1e-300, 1.0)
+    )  # repeat purchase after which the customer drops out
     x = np.minimum(n_arrivals, last)
     pos = x > 0
     tx = np.zeros(n_customers)

@@ -100,8 +100,16 @@ NORMALISATIONS = ("rank", "robust_z")
 MISSING = ("median", "worst", "raise")
 TIER_DTYPE = pd.CategoricalDtype(list(TIERS), ordered=True)
 _CRITERION_KEYS = {"id", "family", "source", "direction", "weight", "description", "reference"}
-_RULE_SET_KEYS = {"name", "description", "reference", "normalisation", "weights", "axes",
-                  "tiers", "types"}
+_RULE_SET_KEYS = {
+    "name",
+    "description",
+    "reference",
+    "normalisation",
+    "weights",
+    "axes",
+    "tiers",
+    "types",
+}
 _AXES = ("attractiveness", "strength")
 
 
@@ -170,10 +178,18 @@ class Catalogue:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per criterion: family, source, direction, weight, references (seed titles)."""
-        rows = [{"criterion": c.id, "family": c.family, "source": c.source,
-                 "direction": c.direction, "weight": c.weight,
-                 "reference": ", ".join(c.reference), "description": c.description}
-                for c in self]
+        rows = [
+            {
+                "criterion": c.id,
+                "family": c.family,
+                "source": c.source,
+                "direction": c.direction,
+                "weight": c.weight,
+                "reference": ", ".join(c.reference),
+                "description": c.description,
+            }
+            for c in self
+        ]
         return pd.DataFrame(rows).set_index("criterion")
 
 
@@ -188,8 +204,11 @@ def _number(value, where, key, *, positive_ok_zero=True) -> float:
 def _parse_criterion(item, index: int, where: str, references: Mapping) -> Criterion:
     label = f"criteria[{index}]"
     if not isinstance(item, Mapping):
-        _fail(where, label, f"must be a mapping with keys {sorted(_CRITERION_KEYS)}, "
-                            f"got {type(item).__name__}")
+        _fail(
+            where,
+            label,
+            f"must be a mapping with keys {sorted(_CRITERION_KEYS)}, got {type(item).__name__}",
+        )
     if "id" not in item:
         _fail(where, f"{label}.id", "is missing")
     cid = item["id"]
@@ -199,23 +218,36 @@ def _parse_criterion(item, index: int, where: str, references: Mapping) -> Crite
     unknown = set(item) - _CRITERION_KEYS
     if unknown:
         bad = sorted(unknown)[0]
-        _fail(where, f"{label}.{bad}", f"unknown key{_suggest(bad, _CRITERION_KEYS)}; "
-                                       f"allowed: {', '.join(sorted(_CRITERION_KEYS))}")
+        _fail(
+            where,
+            f"{label}.{bad}",
+            f"unknown key{_suggest(bad, _CRITERION_KEYS)}; "
+            f"allowed: {', '.join(sorted(_CRITERION_KEYS))}",
+        )
     for key in ("family", "source", "direction"):
         if key not in item:
             _fail(where, f"{label}.{key}", "is missing")
     family = item["family"]
     if family not in FAMILIES:
-        _fail(where, f"{label}.family", f"must be one of {', '.join(FAMILIES)}, got {family!r}"
-                                        f"{_suggest(family, FAMILIES)}")
+        _fail(
+            where,
+            f"{label}.family",
+            f"must be one of {', '.join(FAMILIES)}, got {family!r}{_suggest(family, FAMILIES)}",
+        )
     source = item["source"]
     if not isinstance(source, str) or ":" not in source:
-        _fail(where, f"{label}.source", "must be 'feature:<column>' or "
-                                        f"'assessment:<criterion>', got {source!r}")
+        _fail(
+            where,
+            f"{label}.source",
+            f"must be 'feature:<column>' or 'assessment:<criterion>', got {source!r}",
+        )
     kind, name = source.split(":", 1)
     if kind not in ("feature", "assessment") or not name.strip():
-        _fail(where, f"{label}.source", "must be 'feature:<column>' or "
-                                        f"'assessment:<criterion>', got {source!r}")
+        _fail(
+            where,
+            f"{label}.source",
+            f"must be 'feature:<column>' or 'assessment:<criterion>', got {source!r}",
+        )
     direction = item["direction"]
     if isinstance(direction, bool) or direction not in (1, -1):
         _fail(where, f"{label}.direction", f"must be +1 or -1, got {direction!r}")
@@ -223,19 +255,30 @@ def _parse_criterion(item, index: int, where: str, references: Mapping) -> Crite
     refs = item.get("reference", [])
     refs = [refs] if isinstance(refs, str) else refs
     if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
-        _fail(where, f"{label}.reference", f"must be a reference id or a list of them, "
-                                           f"got {refs!r}")
+        _fail(
+            where, f"{label}.reference", f"must be a reference id or a list of them, got {refs!r}"
+        )
     for ref in refs:
         if references and ref not in references:
-            _fail(where, f"{label}.reference", f"unknown reference {ref!r}"
-                                               f"{_suggest(ref, references)}; known: "
-                                               f"{', '.join(references)}")
+            _fail(
+                where,
+                f"{label}.reference",
+                f"unknown reference {ref!r}"
+                f"{_suggest(ref, references)}; known: "
+                f"{', '.join(references)}",
+            )
     description = item.get("description", "")
     if not isinstance(description, str):
         _fail(where, f"{label}.description", f"must be text, got {description!r}")
-    return Criterion(id=cid, family=family, source=f"{kind}:{name.strip()}",
-                     direction=int(direction), weight=weight, description=description,
-                     reference=tuple(refs))
+    return Criterion(
+        id=cid,
+        family=family,
+        source=f"{kind}:{name.strip()}",
+        direction=int(direction),
+        weight=weight,
+        description=description,
+        reference=tuple(refs),
+    )
 
 
 def _read_yaml(path: Path):
@@ -254,13 +297,20 @@ def _read_yaml(path: Path):
 
 def _parse_catalogue(data, where: str) -> Catalogue:
     if not isinstance(data, Mapping):
-        raise CatalogueError(f"{where}: the catalogue must be a mapping with a 'criteria' list, "
-                             f"got {type(data).__name__}", key=None)
+        raise CatalogueError(
+            f"{where}: the catalogue must be a mapping with a 'criteria' list, "
+            f"got {type(data).__name__}",
+            key=None,
+        )
     unknown = set(data) - {"version", "references", "criteria", "rule_sets"}
     if unknown:
         bad = sorted(unknown)[0]
-        _fail(where, bad, "unknown top-level key"
-                          f"{_suggest(bad, ['version', 'references', 'criteria', 'rule_sets'])}")
+        _fail(
+            where,
+            bad,
+            "unknown top-level key"
+            f"{_suggest(bad, ['version', 'references', 'criteria', 'rule_sets'])}",
+        )
     references = data.get("references") or {}
     if not isinstance(references, Mapping):
         _fail(where, "references", "must be a mapping of reference id → {file, title}")
@@ -279,8 +329,12 @@ def _parse_catalogue(data, where: str) -> Catalogue:
             _fail(where, f"criteria[{i}].id", f"duplicate id {crit.id!r}")
         criteria[crit.id] = crit
     version = data.get("version", 1)
-    return Catalogue(criteria=criteria, references={k: dict(v) for k, v in references.items()},
-                     version=version, source=where)
+    return Catalogue(
+        criteria=criteria,
+        references={k: dict(v) for k, v in references.items()},
+        version=version,
+        source=where,
+    )
 
 
 def _default_path() -> Path:
@@ -357,17 +411,27 @@ class RuleSet:
 
     def with_caps(self, strategic: float | None = None, key: float | None = None) -> RuleSet:
         """The same rule set with other tier caps (or thresholds)."""
-        tiers = replace(self.tiers, **{k: v for k, v in (("strategic", strategic),
-                                                          ("key", key)) if v is not None})
+        tiers = replace(
+            self.tiers,
+            **{k: v for k, v in (("strategic", strategic), ("key", key)) if v is not None},
+        )
         _check_tiers(tiers, f"rule set {self.name!r}")
         return replace(self, tiers=tiers)
 
     def weights_frame(self) -> pd.DataFrame:
         """One row per weighted criterion: family, source, direction, weight, axis."""
         axis_of = {c: a for a, cs in self.axes.items() for c in cs}
-        rows = [{"criterion": c.id, "family": c.family, "source": c.source,
-                 "direction": c.direction, "weight": self.weights[c.id],
-                 **({"axis": axis_of.get(c.id)} if self.axes else {})} for c in self.criteria]
+        rows = [
+            {
+                "criterion": c.id,
+                "family": c.family,
+                "source": c.source,
+                "direction": c.direction,
+                "weight": self.weights[c.id],
+                **({"axis": axis_of.get(c.id)} if self.axes else {}),
+            }
+            for c in self.criteria
+        ]
         return pd.DataFrame(rows).set_index("criterion")
 
 
@@ -376,37 +440,56 @@ def _check_tiers(tiers: TierRule, where: str) -> None:
         _fail(where, "tiers.method", f"must be 'cap' or 'threshold', got {tiers.method!r}")
     for key in ("strategic", "key"):
         value = getattr(tiers, key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not math.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+        ):
             _fail(where, f"tiers.{key}", f"must be a number, got {value!r}")
         if tiers.method == "cap" and not 0 <= value <= 1:
             _fail(where, f"tiers.{key}", f"a cap is a share of accounts in [0, 1], got {value!r}")
     if tiers.method == "cap" and tiers.strategic > tiers.key:
-        _fail(where, "tiers.strategic", f"cap {tiers.strategic} exceeds the key cap "
-                                        f"{tiers.key} (caps are cumulative: key includes "
-                                        f"strategic)")
+        _fail(
+            where,
+            "tiers.strategic",
+            f"cap {tiers.strategic} exceeds the key cap "
+            f"{tiers.key} (caps are cumulative: key includes "
+            f"strategic)",
+        )
     if tiers.method == "threshold" and tiers.strategic < tiers.key:
-        _fail(where, "tiers.strategic", f"threshold {tiers.strategic} is below the key "
-                                        f"threshold {tiers.key}")
+        _fail(
+            where,
+            "tiers.strategic",
+            f"threshold {tiers.strategic} is below the key threshold {tiers.key}",
+        )
 
 
 def _known(where, key, name, catalogue: Catalogue) -> str:
     if name not in catalogue:
-        _fail(where, key, f"unknown criterion {name!r}{_suggest(name, catalogue.criteria)}; "
-                          f"not in the catalogue ({catalogue.source})")
+        _fail(
+            where,
+            key,
+            f"unknown criterion {name!r}{_suggest(name, catalogue.criteria)}; "
+            f"not in the catalogue ({catalogue.source})",
+        )
     return name
 
 
 def _parse_rule_set(data, name: str, catalogue: Catalogue, where: str) -> RuleSet:
     where = f"{where}: rule set {name!r}" if where != name else f"rule set {name!r}"
     if not isinstance(data, Mapping):
-        raise CatalogueError(f"{where}: must be a mapping with 'weights', got "
-                             f"{type(data).__name__}", key=None)
+        raise CatalogueError(
+            f"{where}: must be a mapping with 'weights', got {type(data).__name__}", key=None
+        )
     unknown = set(data) - _RULE_SET_KEYS
     if unknown:
         bad = sorted(unknown)[0]
-        _fail(where, bad, f"unknown key{_suggest(bad, _RULE_SET_KEYS)}; allowed: "
-                          f"{', '.join(sorted(_RULE_SET_KEYS))}")
+        _fail(
+            where,
+            bad,
+            f"unknown key{_suggest(bad, _RULE_SET_KEYS)}; allowed: "
+            f"{', '.join(sorted(_RULE_SET_KEYS))}",
+        )
     weights = data.get("weights")
     if weights is None:
         _fail(where, "weights", "is missing")
@@ -420,14 +503,20 @@ def _parse_rule_set(data, name: str, catalogue: Catalogue, where: str) -> RuleSe
         _fail(where, "weights", "at least one weight must be positive")
     norm = data.get("normalisation", "rank")
     if norm not in NORMALISATIONS:
-        _fail(where, "normalisation", f"must be one of {', '.join(NORMALISATIONS)}, got "
-                                      f"{norm!r}{_suggest(norm, NORMALISATIONS)}")
+        _fail(
+            where,
+            "normalisation",
+            f"must be one of {', '.join(NORMALISATIONS)}, got "
+            f"{norm!r}{_suggest(norm, NORMALISATIONS)}",
+        )
     tiers_data = data.get("tiers", {}) or {}
     if not isinstance(tiers_data, Mapping):
         _fail(where, "tiers", "must be a mapping {method, strategic, key}")
     for key in tiers_data:
         if key not in ("method", "strategic", "key"):
-            _fail(where, f"tiers.{key}", f"unknown key{_suggest(key, ['method', 'strategic', 'key'])}")
+            _fail(
+                where, f"tiers.{key}", f"unknown key{_suggest(key, ['method', 'strategic', 'key'])}"
+            )
     tiers = TierRule(**tiers_data)
     _check_tiers(tiers, where)
     types_data = data.get("types", {}) or {}
@@ -439,8 +528,7 @@ def _parse_rule_set(data, name: str, catalogue: Catalogue, where: str) -> RuleSe
             _fail(where, f"types.{key}", f"unknown key{_suggest(key, allowed)}")
         if key in ("revenue", "growth"):
             _known(where, f"types.{key}", value, catalogue)
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not 0 < value < 1:
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
             _fail(where, f"types.{key}", f"must be a quantile in (0, 1), got {value!r}")
     types = TypeRule(**types_data)
     axes_data = data.get("axes") or {}
@@ -455,23 +543,39 @@ def _parse_rule_set(data, name: str, catalogue: Catalogue, where: str) -> RuleSe
                 _fail(where, f"axes.{axis}", "must be a non-empty list of criteria")
             for cid in members:
                 if cid not in parsed:
-                    _fail(where, f"axes.{axis}", f"criterion {cid!r} has no weight in this rule "
-                                                 f"set")
+                    _fail(
+                        where, f"axes.{axis}", f"criterion {cid!r} has no weight in this rule set"
+                    )
                 if cid in seen:
-                    _fail(where, f"axes.{axis}", f"criterion {cid!r} is already on the "
-                                                 f"{seen[cid]} axis")
+                    _fail(
+                        where,
+                        f"axes.{axis}",
+                        f"criterion {cid!r} is already on the {seen[cid]} axis",
+                    )
                 seen[cid] = axis
             axes[axis] = tuple(members)
         left = [c for c, w in parsed.items() if w > 0 and c not in seen]
         if left:
-            _fail(where, "axes", f"weighted criteria on no axis: {', '.join(left)} (the axes "
-                                 f"must partition the weights so score = attractiveness + "
-                                 f"strength)")
+            _fail(
+                where,
+                "axes",
+                f"weighted criteria on no axis: {', '.join(left)} (the axes "
+                f"must partition the weights so score = attractiveness + "
+                f"strength)",
+            )
     refs = data.get("reference", [])
     refs = (refs,) if isinstance(refs, str) else tuple(refs)
-    return RuleSet(name=str(data.get("name", name)), weights=parsed, catalogue=catalogue,
-                   description=str(data.get("description", "")), reference=refs,
-                   normalisation=norm, tiers=tiers, types=types, axes=axes)
+    return RuleSet(
+        name=str(data.get("name", name)),
+        weights=parsed,
+        catalogue=catalogue,
+        description=str(data.get("description", "")),
+        reference=refs,
+        normalisation=norm,
+        tiers=tiers,
+        types=types,
+        axes=axes,
+    )
 
 
 def _shipped() -> dict:
@@ -484,8 +588,9 @@ def available_rule_sets() -> list[str]:
     return list(_shipped())
 
 
-def load_rule_set(name_or_path: str | os.PathLike | Mapping,
-                  catalogue: Catalogue | None = None) -> RuleSet:
+def load_rule_set(
+    name_or_path: str | os.PathLike | Mapping, catalogue: Catalogue | None = None
+) -> RuleSet:
     """Load a shipped rule set by name, a user's rule set from YAML, or one from a mapping.
 
     Parameters
@@ -515,13 +620,16 @@ def load_rule_set(name_or_path: str | os.PathLike | Mapping,
     path_text, _, wanted = text.partition("::")
     path = Path(path_text)
     if not path.exists():
-        raise CatalogueError(f"unknown rule set {text!r}{_suggest(text, shipped)}: neither a "
-                             f"shipped rule set ({', '.join(shipped)}) nor an existing file",
-                             key=None)
+        raise CatalogueError(
+            f"unknown rule set {text!r}{_suggest(text, shipped)}: neither a "
+            f"shipped rule set ({', '.join(shipped)}) nor an existing file",
+            key=None,
+        )
     data = _read_yaml(path)
     if isinstance(data, Mapping) and ("rule_sets" in data or "criteria" in data):
-        cat = catalogue or (_parse_catalogue(data, path.name) if "criteria" in data
-                            else load_catalogue())
+        cat = catalogue or (
+            _parse_catalogue(data, path.name) if "criteria" in data else load_catalogue()
+        )
         sets = data.get("rule_sets") or {}
         if not isinstance(sets, Mapping) or not sets:
             _fail(path.name, "rule_sets", "no rule sets in this file")
@@ -531,8 +639,11 @@ def load_rule_set(name_or_path: str | os.PathLike | Mapping,
         elif len(sets) == 1:
             wanted = next(iter(sets))
         else:
-            _fail(path.name, "rule_sets", f"holds {len(sets)} rule sets "
-                                          f"({', '.join(sets)}); pass '{path}::<name>'")
+            _fail(
+                path.name,
+                "rule_sets",
+                f"holds {len(sets)} rule sets ({', '.join(sets)}); pass '{path}::<name>'",
+            )
         return _parse_rule_set(sets[wanted], wanted, cat, path.name)
     name = str(data.get("name", path.stem)) if isinstance(data, Mapping) else path.stem
     return _parse_rule_set(data, name, catalogue or load_catalogue(), path.name)
@@ -569,8 +680,10 @@ def _availability(features: pd.DataFrame, rule_set: RuleSet):
         else:
             unavailable.append(crit.id)
     if not available:
-        raise ValueError(f"rule set {rule_set.name!r}: none of its criteria is available in "
-                         f"the features (missing: {', '.join(unavailable)})")
+        raise ValueError(
+            f"rule set {rule_set.name!r}: none of its criteria is available in "
+            f"the features (missing: {', '.join(unavailable)})"
+        )
     return available, unavailable
 
 
@@ -590,11 +703,16 @@ def _contributions(features: pd.DataFrame, rule_set: RuleSet, missing: str):
         imputed[crit.id] = n_missing
         if n_missing:
             if missing == "raise":
-                counts = {c.id: int(features[c.column].isna().sum()) for c in available
-                          if features[c.column].isna().any()}
-                raise ValueError(f"rule set {rule_set.name!r}: missing values with "
-                                 f"missing='raise': " +
-                                 ", ".join(f"{k} ({v} accounts)" for k, v in counts.items()))
+                counts = {
+                    c.id: int(features[c.column].isna().sum())
+                    for c in available
+                    if features[c.column].isna().any()
+                }
+                raise ValueError(
+                    f"rule set {rule_set.name!r}: missing values with "
+                    f"missing='raise': "
+                    + ", ".join(f"{k} ({v} accounts)" for k, v in counts.items())
+                )
             fill = 0.0 if missing == "median" else float(z.min())
             z = z.fillna(fill)
         normed[crit.id] = z
@@ -603,10 +721,16 @@ def _contributions(features: pd.DataFrame, rule_set: RuleSet, missing: str):
     contrib = frame * weights
     contrib.index.name = "account_id"
     contrib.columns.name = "criterion"
-    contrib.attrs.update(rule_set=rule_set.name, unavailable=unavailable, imputed=imputed,
-                         weights=weights.to_dict(), normalisation=rule_set.normalisation)
-    missing_mask = pd.DataFrame({c.id: features[c.column].isna() for c in available},
-                                index=features.index)
+    contrib.attrs.update(
+        rule_set=rule_set.name,
+        unavailable=unavailable,
+        imputed=imputed,
+        weights=weights.to_dict(),
+        normalisation=rule_set.normalisation,
+    )
+    missing_mask = pd.DataFrame(
+        {c.id: features[c.column].isna() for c in available}, index=features.index
+    )
     return contrib, missing_mask
 
 
@@ -648,28 +772,38 @@ def coverage(features: pd.DataFrame, rule_set, *, missing: str = "median") -> pd
     for crit in rule_set.criteria:
         ok = crit.id not in unavailable
         observed = int(features[crit.column].notna().sum()) if ok else 0
-        rows.append({"criterion": crit.id, "family": crit.family, "source": crit.source,
-                     "weight": rule_set.weights[crit.id],
-                     "effective_weight": weights.get(crit.id, 0.0), "available": ok,
-                     "observed": observed,
-                     "imputed": len(features) - observed if ok else 0})
+        rows.append(
+            {
+                "criterion": crit.id,
+                "family": crit.family,
+                "source": crit.source,
+                "weight": rule_set.weights[crit.id],
+                "effective_weight": weights.get(crit.id, 0.0),
+                "available": ok,
+                "observed": observed,
+                "imputed": len(features) - observed if ok else 0,
+            }
+        )
     return pd.DataFrame(rows).set_index("criterion")
 
 
 def _tiers(score: pd.Series, rule: TierRule) -> pd.Series:
     if rule.method == "threshold":
-        labels = np.where(score >= rule.strategic, "strategic",
-                          np.where(score >= rule.key, "key", "regular"))
+        labels = np.where(
+            score >= rule.strategic, "strategic", np.where(score >= rule.key, "key", "regular")
+        )
         return pd.Series(labels, index=score.index).astype(TIER_DTYPE)
     n = len(score)
     n_strategic = int(math.floor(rule.strategic * n + 1e-9))
     n_key = int(math.floor(rule.key * n + 1e-9))
-    order = pd.DataFrame({"score": score.to_numpy(), "id": score.index.astype(str)},
-                         index=score.index)
+    order = pd.DataFrame(
+        {"score": score.to_numpy(), "id": score.index.astype(str)}, index=score.index
+    )
     order = order.sort_values(["score", "id"], ascending=[False, True], kind="mergesort")
     position = pd.Series(np.arange(n), index=order.index).reindex(score.index)
-    labels = np.where(position < n_strategic, "strategic",
-                      np.where(position < n_key, "key", "regular"))
+    labels = np.where(
+        position < n_strategic, "strategic", np.where(position < n_key, "key", "regular")
+    )
     return pd.Series(labels, index=score.index).astype(TIER_DTYPE)
 
 
@@ -687,11 +821,17 @@ def _types(features: pd.DataFrame, rule_set: RuleSet) -> tuple[pd.Series, int]:
     if rev.column not in features:
         raise ValueError(f"type rule: revenue criterion {rev.id!r} needs column {rev.column!r}")
     rev_v = features[rev.column].astype(float) * rev.direction
-    gro_v = (features[gro.column].astype(float) * gro.direction if gro.column in features
-             else pd.Series(np.nan, index=features.index))
+    gro_v = (
+        features[gro.column].astype(float) * gro.direction
+        if gro.column in features
+        else pd.Series(np.nan, index=features.index)
+    )
     high_rev, high_gro = _high(rev_v, rule.revenue_split), _high(gro_v, rule.growth_split)
-    labels = np.select([high_rev & high_gro, ~high_rev & high_gro, high_rev & ~high_gro],
-                       ["strategic", "high-growth", "stable"], "tactical")
+    labels = np.select(
+        [high_rev & high_gro, ~high_rev & high_gro, high_rev & ~high_gro],
+        ["strategic", "high-growth", "stable"],
+        "tactical",
+    )
     types = pd.Series(labels, index=features.index).astype(pd.CategoricalDtype(list(TYPES)))
     return types, int(gro_v.isna().sum())
 
@@ -734,13 +874,17 @@ def score_accounts(features: pd.DataFrame, rule_set, *, missing: str = "median")
             out[axis] = contrib[cols].sum(axis=1)
         hi_a = out["attractiveness"] > out["attractiveness"].median()
         hi_s = out["strength"] > out["strength"].median()
-        labels = np.select([hi_a & hi_s, hi_a & ~hi_s, ~hi_a & hi_s],
-                           ["strategic", "star", "status"], "streamline")
+        labels = np.select(
+            [hi_a & hi_s, hi_a & ~hi_s, ~hi_a & hi_s], ["strategic", "star", "status"], "streamline"
+        )
         out["quadrant"] = pd.Categorical(labels, categories=list(QUADRANTS))
-    out.attrs.update(rule_set=rule_set.name, unavailable=list(contrib.attrs["unavailable"]),
-                     imputed=dict(contrib.attrs["imputed"]),
-                     type_growth_missing=growth_missing,
-                     cutoff=features.attrs.get("cutoff"))
+    out.attrs.update(
+        rule_set=rule_set.name,
+        unavailable=list(contrib.attrs["unavailable"]),
+        imputed=dict(contrib.attrs["imputed"]),
+        type_growth_missing=growth_missing,
+        cutoff=features.attrs.get("cutoff"),
+    )
     return out
 
 
@@ -774,15 +918,18 @@ def tier_migration(tiers_a, tiers_b) -> pd.DataFrame:
     ids = a.index.union(b.index)
     rows = a.reindex(ids).astype(object).fillna("(new)")
     cols = b.reindex(ids).astype(object).fillna("(gone)")
-    table = pd.crosstab(pd.Categorical(rows, categories=list(TIERS) + ["(new)"]),
-                        pd.Categorical(cols, categories=list(TIERS) + ["(gone)"]),
-                        dropna=False)
+    table = pd.crosstab(
+        pd.Categorical(rows, categories=list(TIERS) + ["(new)"]),
+        pd.Categorical(cols, categories=list(TIERS) + ["(gone)"]),
+        dropna=False,
+    )
     table.index.name, table.columns.name = "from", "to"
     return table.astype(int)
 
 
-def review(dataset, rule_set, cutoffs: Iterable, *, horizon=365, missing: str = "median",
-           **feature_kwargs) -> pd.DataFrame:
+def review(
+    dataset, rule_set, cutoffs: Iterable, *, horizon=365, missing: str = "median", **feature_kwargs
+) -> pd.DataFrame:
     """Tiers at successive review dates (is the key-account list set-and-forget?).
 
     Parameters

@@ -33,13 +33,13 @@ import pandas as pd
 import pandera.pandas as pa
 
 __all__ = [
-    "DataContractError",
-    "Dataset",
     "LEDGER_COLUMNS",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SCHEMAS",
     "TABLES",
+    "DataContractError",
+    "Dataset",
     "load_dataset",
     "load_table",
 ]
@@ -90,8 +90,15 @@ NOT_NULL: dict[str, tuple[str, ...]] = {
 # Dates allowed after the data's end (contracts renew in the future).
 FUTURE_OK = {("accounts", "contract_renewal_on")}
 SCORE_RANGE = (1.0, 5.0)
-SUFFIXES = {".csv": "csv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet",
-            ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel"}
+SUFFIXES = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+}
 LEDGER_COLUMNS = ["table", "file", "rule", "column", "rows_dropped", "example_ids"]
 MAX_EXAMPLES = 5
 
@@ -102,6 +109,7 @@ def _schema(table: str) -> pa.DataFrameSchema:
     for col in REQUIRED_COLUMNS[table] + OPTIONAL_COLUMNS[table]:
         required = col in REQUIRED_COLUMNS[table]
         nullable = col not in NOT_NULL[table]
+        dtype: type
         if col in DATE_COLUMNS[table]:
             dtype = pa.DateTime
         elif col in NUMERIC_COLUMNS[table]:
@@ -186,8 +194,11 @@ class Dataset:
         rows = []
         for table in TABLES:
             frame = getattr(self, table)
-            dates = [c for c in DATE_COLUMNS[table] if c in frame and c not in ("churned_on",
-                     "contract_renewal_on")]
+            dates = [
+                c
+                for c in DATE_COLUMNS[table]
+                if c in frame and c not in ("churned_on", "contract_renewal_on")
+            ]
             first = min((frame[c].min() for c in dates), default=pd.NaT) if len(frame) else pd.NaT
             last = max((frame[c].max() for c in dates), default=pd.NaT) if len(frame) else pd.NaT
             rows.append(
@@ -222,10 +233,17 @@ class _Ledger:
         if self.on_error == "raise":
             raise DataContractError(
                 _message(file, table, column, rule, what, n_bad, offending),
-                file=file, table=table, column=column, rule=rule,
+                file=file,
+                table=table,
+                column=column,
+                rule=rule,
                 rows=offending.head(MAX_EXAMPLES),
             )
-        ids = offending["account_id"].astype(str).head(MAX_EXAMPLES) if "account_id" in offending else []
+        ids = (
+            offending["account_id"].astype(str).head(MAX_EXAMPLES)
+            if "account_id" in offending
+            else []
+        )
         self.rows.append(
             {
                 "table": table,
@@ -246,14 +264,18 @@ def _message(file, table, column, rule, what, n_bad, offending: pd.DataFrame) ->
     shown = offending.head(MAX_EXAMPLES)
     lines = []
     for line_no, row in zip(shown["_line"], shown.drop(columns="_line").to_dict("records")):
-        parts = []
+        parts: list[str] = []
         for key in ("account_id", column):
             if key in row and key not in (p.split("=")[0] for p in parts):
                 parts.append(f"{key}={_show(row.get(_raw(key), row[key]))}")
         lines.append(f"  line {line_no}: " + ", ".join(parts))
     more = f"\n  ... and {n_bad - len(shown)} more" if n_bad > len(shown) else ""
-    hint = "" if rule in ("unknown_account", "duplicate_key") else (
-        "\nFix the file, or pass on_error='drop' to drop such rows and count them in the ledger."
+    hint = (
+        ""
+        if rule in ("unknown_account", "duplicate_key")
+        else (
+            "\nFix the file, or pass on_error='drop' to drop such rows and count them in the ledger."
+        )
     )
     return (
         f"{Path(file).name}: column '{column}' {what} ({n_bad} row{'s' if n_bad != 1 else ''}, "
@@ -279,7 +301,8 @@ def _kind(path: Path) -> str:
         raise DataContractError(
             f"{path.name}: unsupported file type '{path.suffix or '(none)'}'. "
             f"kamlab reads CSV (.csv), Parquet (.parquet) and Excel (.xlsx, .xls) files.",
-            file=path, rule="file_type",
+            file=path,
+            rule="file_type",
         )
     return kind
 
@@ -287,13 +310,18 @@ def _kind(path: Path) -> str:
 def _read(path: Path, table: str, sheet: str | None) -> pd.DataFrame:
     kind = _kind(path)
     if not path.exists():
-        raise DataContractError(f"{path}: file not found (expected the {table} table).",
-                                file=path, table=table, rule="missing_file")
+        raise DataContractError(
+            f"{path}: file not found (expected the {table} table).",
+            file=path,
+            table=table,
+            rule="missing_file",
+        )
     try:
         if kind == "csv":
             # Read everything as text so that parsing below can report the offending values.
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""],
-                                skipinitialspace=True)
+            frame = pd.read_csv(
+                path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True
+            )
         elif kind == "parquet":
             frame = pd.read_parquet(path)
         else:
@@ -304,7 +332,9 @@ def _read(path: Path, table: str, sheet: str | None) -> pd.DataFrame:
                     raise DataContractError(
                         f"{path.name}: sheet '{name}' not found; the workbook has sheets "
                         f"{', '.join(map(repr, sheets))}.",
-                        file=path, table=table, rule="missing_sheet",
+                        file=path,
+                        table=table,
+                        rule="missing_sheet",
                     )
                 frame = pd.read_excel(book, sheet_name=name, dtype=object)
     except DataContractError:
@@ -312,8 +342,12 @@ def _read(path: Path, table: str, sheet: str | None) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         frame = pd.DataFrame()
     except Exception as exc:  # a corrupt or mislabelled file
-        raise DataContractError(f"{path.name}: could not be read as {kind}: {exc}",
-                                file=path, table=table, rule="unreadable") from exc
+        raise DataContractError(
+            f"{path.name}: could not be read as {kind}: {exc}",
+            file=path,
+            table=table,
+            rule="unreadable",
+        ) from exc
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
@@ -327,24 +361,37 @@ def _rename(frame: pd.DataFrame, mapping: Mapping[str, str] | None, path: Path, 
             f"{path.name}: the column mapping names {', '.join(map(repr, missing))}, which "
             f"{'is' if len(missing) == 1 else 'are'} not in the file (columns: "
             f"{', '.join(map(repr, frame.columns))}).",
-            file=path, table=table, column=missing[0], rule="mapping",
+            file=path,
+            table=table,
+            column=missing[0],
+            rule="mapping",
         )
     return frame.rename(columns=dict(mapping))
 
 
 def _check_columns(frame: pd.DataFrame, path: Path, table: str) -> None:
     if frame.shape[1] == 0 or len(frame) == 0:
-        raise DataContractError(f"{path.name}: the {table} table is empty (no data rows).",
-                                file=path, table=table, rule="empty_table")
+        raise DataContractError(
+            f"{path.name}: the {table} table is empty (no data rows).",
+            file=path,
+            table=table,
+            rule="empty_table",
+        )
     for col in REQUIRED_COLUMNS[table]:
         if col not in frame.columns:
             close = difflib.get_close_matches(col, list(frame.columns), n=1, cutoff=0.5)
-            hint = f" Did you mean '{close[0]}'? Map it with columns={{'{close[0]}': '{col}'}}." \
-                if close else " Use the columns= mapping if it has another name."
+            hint = (
+                f" Did you mean '{close[0]}'? Map it with columns={{'{close[0]}': '{col}'}}."
+                if close
+                else " Use the columns= mapping if it has another name."
+            )
             raise DataContractError(
                 f"{path.name}: required column '{col}' is missing from the {table} table "
                 f"(columns found: {', '.join(map(repr, frame.columns))}).{hint}",
-                file=path, table=table, column=col, rule="missing_column",
+                file=path,
+                table=table,
+                column=col,
+                rule="missing_column",
             )
 
 
@@ -362,15 +409,29 @@ def _parse(frame: pd.DataFrame, table: str, path: Path, ledger: _Ledger, data_en
     frame = frame.copy()
     # Line numbers as a user sees them in a CSV (header is line 1) or Excel sheet (row 1 header).
     frame.insert(0, "_line", np.arange(2, len(frame) + 2))
-    text_cols = [c for c in REQUIRED_COLUMNS[table] + OPTIONAL_COLUMNS[table]
-                 if c in frame and c not in DATE_COLUMNS[table] + NUMERIC_COLUMNS[table]]
+    text_cols = [
+        c
+        for c in REQUIRED_COLUMNS[table] + OPTIONAL_COLUMNS[table]
+        if c in frame and c not in DATE_COLUMNS[table] + NUMERIC_COLUMNS[table]
+    ]
     for col in text_cols:
         frame[col] = _as_id(frame[col]) if col == "account_id" else frame[col].astype("str")
-        frame[col] = frame[col].where(frame[col].str.len() > 0, np.nan) if col == "account_id" else frame[col]
+        frame[col] = (
+            frame[col].where(frame[col].str.len() > 0, np.nan)
+            if col == "account_id"
+            else frame[col]
+        )
     for col in NOT_NULL[table]:
         if col in text_cols:
-            frame = ledger.handle(frame, frame[col].isna(), table=table, file=path, column=col,
-                                  rule="missing_value", what="has missing values")
+            frame = ledger.handle(
+                frame,
+                frame[col].isna(),
+                table=table,
+                file=path,
+                column=col,
+                rule="missing_value",
+                what="has missing values",
+            )
     for col in DATE_COLUMNS[table]:
         if col not in frame:
             continue
@@ -379,23 +440,43 @@ def _parse(frame: pd.DataFrame, table: str, path: Path, ledger: _Ledger, data_en
         if pd.api.types.is_datetime64_any_dtype(raw):
             parsed = raw
         else:
-            parsed = pd.to_datetime(raw.astype("str").where(raw.notna()), format="ISO8601",
-                                    errors="coerce")
+            parsed = pd.to_datetime(
+                raw.astype("str").where(raw.notna()), format="ISO8601", errors="coerce"
+            )
         if getattr(parsed.dt, "tz", None) is not None:
             parsed = parsed.dt.tz_localize(None)
         frame[col] = parsed.astype("datetime64[us]")
         if col in NOT_NULL[table]:
-            frame = ledger.handle(frame, raw.isna(), table=table, file=path, column=col,
-                                  rule="missing_value", what="has missing dates")
+            frame = ledger.handle(
+                frame,
+                raw.isna(),
+                table=table,
+                file=path,
+                column=col,
+                rule="missing_value",
+                what="has missing dates",
+            )
         unparseable = frame[col].isna() & frame[_raw(col)].notna()
-        frame = ledger.handle(frame, unparseable, table=table, file=path, column=col,
-                              rule="unparseable_date",
-                              what="has values that are not ISO dates (YYYY-MM-DD)")
+        frame = ledger.handle(
+            frame,
+            unparseable,
+            table=table,
+            file=path,
+            column=col,
+            rule="unparseable_date",
+            what="has values that are not ISO dates (YYYY-MM-DD)",
+        )
         if (table, col) not in FUTURE_OK and data_end is not None:
             future = frame[col] > data_end
-            frame = ledger.handle(frame, future, table=table, file=path, column=col,
-                                  rule="future_date",
-                                  what=f"has dates after the data's end ({data_end.date()})")
+            frame = ledger.handle(
+                frame,
+                future,
+                table=table,
+                file=path,
+                column=col,
+                rule="future_date",
+                what=f"has dates after the data's end ({data_end.date()})",
+            )
     for col in NUMERIC_COLUMNS[table]:
         if col not in frame:
             continue
@@ -403,30 +484,62 @@ def _parse(frame: pd.DataFrame, table: str, path: Path, ledger: _Ledger, data_en
         frame[_raw(col)] = raw
         frame[col] = pd.to_numeric(raw, errors="coerce").astype("float64")
         if col in NOT_NULL[table]:
-            frame = ledger.handle(frame, frame[_raw(col)].isna(), table=table, file=path,
-                                  column=col, rule="missing_value", what="has missing values")
+            frame = ledger.handle(
+                frame,
+                frame[_raw(col)].isna(),
+                table=table,
+                file=path,
+                column=col,
+                rule="missing_value",
+                what="has missing values",
+            )
         bad = frame[col].isna() & frame[_raw(col)].notna()
         bad |= ~np.isfinite(frame[col].fillna(0.0))
-        frame = ledger.handle(frame, bad, table=table, file=path, column=col,
-                              rule="non_numeric", what="has values that are not numbers")
+        frame = ledger.handle(
+            frame,
+            bad,
+            table=table,
+            file=path,
+            column=col,
+            rule="non_numeric",
+            what="has values that are not numbers",
+        )
     if table == "assessments":
         lo, hi = SCORE_RANGE
-        frame = ledger.handle(frame, ~frame["score"].between(lo, hi), table=table, file=path,
-                              column="score", rule="score_range",
-                              what=f"has scores outside {lo:g}-{hi:g}")
+        frame = ledger.handle(
+            frame,
+            ~frame["score"].between(lo, hi),
+            table=table,
+            file=path,
+            column="score",
+            rule="score_range",
+            what=f"has scores outside {lo:g}-{hi:g}",
+        )
     if table == "accounts" and {"acquired_on", "churned_on"} <= set(frame.columns):
         backwards = frame["churned_on"] < frame["acquired_on"]
-        frame = ledger.handle(frame, backwards, table=table, file=path, column="churned_on",
-                              rule="churn_before_acquisition", what="is before acquired_on")
+        frame = ledger.handle(
+            frame,
+            backwards,
+            table=table,
+            file=path,
+            column="churned_on",
+            rule="churn_before_acquisition",
+            what="is before acquired_on",
+        )
     if table == "transactions" and "currency" in frame:
         currencies = frame["currency"].dropna().unique()
         if len(currencies) > 1:
             major = frame["currency"].value_counts().index[0]
-            frame = ledger.handle(frame, frame["currency"].notna() & (frame["currency"] != major),
-                                  table=table, file=path, column="currency",
-                                  rule="mixed_currency",
-                                  what=f"mixes currencies ({', '.join(sorted(currencies))}); money "
-                                       f"must be in one currency, most rows are {major}")
+            frame = ledger.handle(
+                frame,
+                frame["currency"].notna() & (frame["currency"] != major),
+                table=table,
+                file=path,
+                column="currency",
+                rule="mixed_currency",
+                what=f"mixes currencies ({', '.join(sorted(currencies))}); money "
+                f"must be in one currency, most rows are {major}",
+            )
     return frame
 
 
@@ -440,9 +553,15 @@ def _check_keys(frame, table, path, ledger: _Ledger) -> pd.DataFrame:
     if keys is None:
         return frame
     dup = frame.duplicated(keys, keep="first") & frame[keys].notna().all(axis=1)
-    return ledger.handle(frame, dup, table=table, file=path, column=keys[-1] if table != "accounts"
-                         else "account_id", rule="duplicate_key",
-                         what=f"repeats a key ({' + '.join(keys)}) seen on an earlier row")
+    return ledger.handle(
+        frame,
+        dup,
+        table=table,
+        file=path,
+        column=keys[-1] if table != "accounts" else "account_id",
+        rule="duplicate_key",
+        what=f"repeats a key ({' + '.join(keys)}) seen on an earlier row",
+    )
 
 
 def _finish(frame: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -516,35 +635,48 @@ def _find_files(root: Path) -> dict[str, tuple[Path, str | None]]:
             raise DataContractError(
                 f"{root.name}: a single file must be an Excel workbook with one sheet per table "
                 f"({', '.join(TABLES)}); otherwise pass the directory holding one file per table.",
-                file=root, rule="file_type",
+                file=root,
+                rule="file_type",
             )
         with pd.ExcelFile(root) as book:
             sheets = book.sheet_names
-        found = {t: (root, t) for t in TABLES if t in sheets}
+        found: dict[str, tuple[Path, str | None]] = {t: (root, t) for t in TABLES if t in sheets}
         for table in REQUIRED_TABLES:
             if table not in found:
                 raise DataContractError(
                     f"{root.name}: sheet '{table}' not found; the workbook has sheets "
-                    f"{', '.join(map(repr, sheets))}.", file=root, table=table, rule="missing_sheet")
+                    f"{', '.join(map(repr, sheets))}.",
+                    file=root,
+                    table=table,
+                    rule="missing_sheet",
+                )
         return found
     if not root.is_dir():
-        raise DataContractError(f"{root}: no such file or directory.", file=root,
-                                rule="missing_file")
+        raise DataContractError(
+            f"{root}: no such file or directory.", file=root, rule="missing_file"
+        )
     found = {}
     for table in TABLES:
         candidates = sorted(p for p in root.iterdir() if p.stem == table and p.is_file())
         if len(candidates) > 1:
             names = ", ".join(p.name for p in candidates)
-            raise DataContractError(f"{root}: several files for the {table} table ({names}); "
-                                    f"keep one.", file=root, table=table, rule="ambiguous_file")
+            raise DataContractError(
+                f"{root}: several files for the {table} table ({names}); keep one.",
+                file=root,
+                table=table,
+                rule="ambiguous_file",
+            )
         if candidates:
             _kind(candidates[0])
             found[table] = (candidates[0], None)
     for table in REQUIRED_TABLES:
         if table not in found:
             raise DataContractError(
-                f"{root}: no {table} file (expected {table}.csv, {table}.parquet or "
-                f"{table}.xlsx).", file=root, table=table, rule="missing_file")
+                f"{root}: no {table} file (expected {table}.csv, {table}.parquet or {table}.xlsx).",
+                file=root,
+                table=table,
+                rule="missing_file",
+            )
     return found
 
 
@@ -590,8 +722,10 @@ def load_dataset(
         file, sheet = found[table]
         return _load(file, table, _resolve_mapping(columns, table), sheet, ledger, end)
 
-    transactions = load("transactions", limit + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-                        if data_end is None else limit)
+    transactions = load(
+        "transactions",
+        limit + pd.Timedelta(days=1) - pd.Timedelta(1, "ns") if data_end is None else limit,
+    )
     end_of_data = transactions["date"].max() if data_end is None else limit
     # Child-table dates may fall on the data's last day, whatever its time of day.
     day_end = end_of_data.normalize() + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
@@ -608,18 +742,28 @@ def load_dataset(
         unknown = ~frame["account_id"].isin(known)
         file = found[table][0]
         tables[table] = ledger.handle(
-            frame, unknown, table=table, file=file, column="account_id", rule="unknown_account",
+            frame,
+            unknown,
+            table=table,
+            file=file,
+            column="account_id",
+            rule="unknown_account",
             what=f"has account ids that are not in {Path(found['accounts'][0]).name}",
         ).reset_index(drop=True)
     for table in TABLES:
         if table in found and len(tables[table]) == 0:
             file = found[table][0]
-            raise DataContractError(f"{Path(file).name}: no valid rows left in the {table} table "
-                                    f"after dropping offending rows (see the ledger).",
-                                    file=file, table=table, rule="empty_table")
+            raise DataContractError(
+                f"{Path(file).name}: no valid rows left in the {table} table "
+                f"after dropping offending rows (see the ledger).",
+                file=file,
+                table=table,
+                rule="empty_table",
+            )
     tables = {t: f.drop(columns="_line", errors="ignore") for t, f in tables.items()}
-    return Dataset(**tables, ledger=ledger.frame(),
-                   files={t: str(f) for t, (f, _) in found.items()})
+    return Dataset(
+        **tables, ledger=ledger.frame(), files={t: str(f) for t, (f, _) in found.items()}
+    )
 
 
 def _empty(table: str) -> pd.DataFrame:

@@ -34,13 +34,28 @@ __all__ = [
 ]
 
 ONLINE_RETAIL_MAPPING = Path(__file__).with_name("adapters") / "online_retail.yaml"
-ADAPTER_LEDGER_COLUMNS = ["table", "file", "rule", "column", "rows_dropped", "amount",
-                          "example_ids"]
+ADAPTER_LEDGER_COLUMNS = [
+    "table",
+    "file",
+    "rule",
+    "column",
+    "rows_dropped",
+    "amount",
+    "example_ids",
+]
 _MAPPING_KEYS = {
-    "columns": dict, "amount": str, "date_format": str, "cancellation_prefix": str,
-    "adjustment_prefix": str, "text_fixes": dict, "drop_exact_duplicates": bool,
-    "drop_zero_prices": bool, "exclude_products": list, "exclude_product_prefixes": list,
-    "account_attributes": list, "sheet": str,
+    "columns": dict,
+    "amount": str,
+    "date_format": str,
+    "cancellation_prefix": str,
+    "adjustment_prefix": str,
+    "text_fixes": dict,
+    "drop_exact_duplicates": bool,
+    "drop_zero_prices": bool,
+    "exclude_products": list,
+    "exclude_product_prefixes": list,
+    "account_attributes": list,
+    "sheet": str,
 }
 
 
@@ -56,11 +71,14 @@ def load_invoice_mapping(source: str | os.PathLike | Mapping) -> dict:
             raise ValueError(f"{where}: expected a mapping at the top level")
     for key, value in mapping.items():
         if key not in _MAPPING_KEYS:
-            raise ValueError(f"{where}: unknown key '{key}'; allowed: "
-                             f"{', '.join(sorted(_MAPPING_KEYS))}")
+            raise ValueError(
+                f"{where}: unknown key '{key}'; allowed: {', '.join(sorted(_MAPPING_KEYS))}"
+            )
         if not isinstance(value, _MAPPING_KEYS[key]):
-            raise ValueError(f"{where}: key '{key}' must be a {_MAPPING_KEYS[key].__name__}, "
-                             f"got {type(value).__name__}")
+            raise ValueError(
+                f"{where}: key '{key}' must be a {_MAPPING_KEYS[key].__name__}, "
+                f"got {type(value).__name__}"
+            )
     columns = mapping.get("columns", {})
     targets = set(columns.values())
     for needed in ("account_id", "date"):
@@ -68,8 +86,10 @@ def load_invoice_mapping(source: str | os.PathLike | Mapping) -> dict:
             raise ValueError(f"{where}: key 'columns' must map a column to '{needed}'")
     amount = mapping.get("amount", "amount")
     if "*" not in amount and amount not in targets:
-        raise ValueError(f"{where}: key 'amount' names '{amount}', which 'columns' does not "
-                         f"produce; use a mapped column or 'quantity * unit_price'")
+        raise ValueError(
+            f"{where}: key 'amount' names '{amount}', which 'columns' does not "
+            f"produce; use a mapped column or 'quantity * unit_price'"
+        )
     return mapping
 
 
@@ -83,8 +103,9 @@ def _read_any(path: Path, sheet=None) -> pd.DataFrame:
         return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
     if suffix in (".xlsx", ".xlsm", ".xls"):
         return pd.read_excel(path, sheet_name=sheet or 0, dtype=object)
-    raise DataContractError(f"{path.name}: unsupported file type '{suffix}'.", file=path,
-                            rule="file_type")
+    raise DataContractError(
+        f"{path.name}: unsupported file type '{suffix}'.", file=path, rule="file_type"
+    )
 
 
 class _Exclusions:
@@ -98,11 +119,17 @@ class _Exclusions:
         mask = np.asarray(mask, dtype=bool)
         dropped = frame.loc[mask]
         ids = dropped["account_id"].dropna().astype(str).unique()[:5]
-        self.rows.append({
-            "table": "transactions", "file": self.file, "rule": rule, "column": column,
-            "rows_dropped": int(mask.sum()), "amount": round(float(dropped["amount"].sum()), 2),
-            "example_ids": ", ".join(ids),
-        })
+        self.rows.append(
+            {
+                "table": "transactions",
+                "file": self.file,
+                "rule": rule,
+                "column": column,
+                "rows_dropped": int(mask.sum()),
+                "amount": round(float(dropped["amount"].sum()), 2),
+                "example_ids": ", ".join(ids),
+            }
+        )
         return frame.loc[~mask]
 
     def frame(self) -> pd.DataFrame:
@@ -148,9 +175,13 @@ def from_invoices(path: str | os.PathLike, mapping: str | os.PathLike | Mapping)
     columns = spec.get("columns", {})
     missing = [c for c in columns if c not in raw.columns]
     if missing:
-        raise DataContractError(f"{path.name}: mapped column(s) {', '.join(map(repr, missing))} "
-                                f"not in the file (columns: {', '.join(map(repr, raw.columns))})",
-                                file=path, column=missing[0], rule="missing_column")
+        raise DataContractError(
+            f"{path.name}: mapped column(s) {', '.join(map(repr, missing))} "
+            f"not in the file (columns: {', '.join(map(repr, raw.columns))})",
+            file=path,
+            column=missing[0],
+            rule="missing_column",
+        )
     duplicate = raw.duplicated(keep="first").to_numpy()
     frame = raw[list(columns)].rename(columns=columns).copy()
     frame["_row"] = np.arange(len(frame))
@@ -167,7 +198,9 @@ def from_invoices(path: str | os.PathLike, mapping: str | os.PathLike | Mapping)
         left, right = (s.strip() for s in amount_rule.split("*"))
         frame["amount"] = frame[left] * frame[right]
     frame["account_id"] = _as_id(frame["account_id"])
-    invoice = frame["invoice"].astype("str") if "invoice" in frame else pd.Series("", index=frame.index)
+    invoice = (
+        frame["invoice"].astype("str") if "invoice" in frame else pd.Series("", index=frame.index)
+    )
 
     out = _Exclusions(path.name)
     bad_date = frame["date"].isna().to_numpy()
@@ -179,38 +212,62 @@ def from_invoices(path: str | os.PathLike, mapping: str | os.PathLike | Mapping)
     if spec.get("adjustment_prefix"):
         adj = invoice.loc[frame.index].str.startswith(spec["adjustment_prefix"]).to_numpy()
         frame = out.drop(frame, adj, "bookkeeping_adjustment", "invoice")
-    frame = out.drop(frame, frame["account_id"].isna().to_numpy(), "missing_account_id",
-                     "account_id")
+    frame = out.drop(
+        frame, frame["account_id"].isna().to_numpy(), "missing_account_id", "account_id"
+    )
     if spec.get("drop_exact_duplicates", False):
         frame = out.drop(frame, duplicate[frame["_row"].to_numpy()], "exact_duplicate", "*")
-    if "product" in frame and (spec.get("exclude_products") or spec.get("exclude_product_prefixes")):
+    if "product" in frame and (
+        spec.get("exclude_products") or spec.get("exclude_product_prefixes")
+    ):
         product = frame["product"].astype("str")
         non_product = product.isin([str(p) for p in spec.get("exclude_products", [])])
         for prefix in spec.get("exclude_product_prefixes", []):
             non_product |= product.str.startswith(str(prefix))
         frame = out.drop(frame, non_product.to_numpy(), "non_product_code", "product")
     if spec.get("drop_zero_prices", False) and "unit_price" in frame:
-        frame = out.drop(frame, (frame["unit_price"] <= 0).to_numpy(), "non_positive_price",
-                         "unit_price")
+        frame = out.drop(
+            frame, (frame["unit_price"] <= 0).to_numpy(), "non_positive_price", "unit_price"
+        )
     cancel_prefix = spec.get("cancellation_prefix")
-    is_cancel = invoice.loc[frame.index].str.startswith(cancel_prefix).to_numpy() \
-        if cancel_prefix else np.zeros(len(frame), dtype=bool)
+    is_cancel = (
+        invoice.loc[frame.index].str.startswith(cancel_prefix).to_numpy()
+        if cancel_prefix
+        else np.zeros(len(frame), dtype=bool)
+    )
     # Returns booked outside a cancellation invoice (negative lines) are write-offs, not sales.
     stray = (frame["amount"] < 0).to_numpy() & ~is_cancel
     frame = out.drop(frame, stray, "negative_line_not_a_credit_note", "amount")
     is_cancel = is_cancel[~stray]
 
     transactions = frame.copy()
-    transactions["transaction_id"] = (invoice.loc[frame.index] + "-"
-                                      + frame["_row"].astype("str")) if "invoice" in frame \
+    transactions["transaction_id"] = (
+        (invoice.loc[frame.index] + "-" + frame["_row"].astype("str"))
+        if "invoice" in frame
         else "L" + frame["_row"].astype("str")
+    )
     transactions["credit_note"] = is_cancel
     if cancel_prefix and "product" in transactions:
         transactions["original_invoice"] = _link_credit_notes(transactions)
     transactions = transactions.sort_values(["date", "_row"], kind="stable")
-    keep = [c for c in ("transaction_id", "account_id", "date", "amount", "product", "category",
-                        "quantity", "cost", "invoice", "unit_price", "credit_note",
-                        "original_invoice") if c in transactions]
+    keep = [
+        c
+        for c in (
+            "transaction_id",
+            "account_id",
+            "date",
+            "amount",
+            "product",
+            "category",
+            "quantity",
+            "cost",
+            "invoice",
+            "unit_price",
+            "credit_note",
+            "original_invoice",
+        )
+        if c in transactions
+    ]
     transactions = transactions[keep].reset_index(drop=True)
     transactions["amount"] = transactions["amount"].astype(float)
     if "quantity" in transactions:
@@ -220,13 +277,27 @@ def from_invoices(path: str | os.PathLike, mapping: str | os.PathLike | Mapping)
     accounts = _accounts_from_lines(frame, spec.get("account_attributes", []))
     for table, data in (("accounts", accounts), ("transactions", transactions)):
         SCHEMAS[table].validate(data)
-    empty = {t: pd.DataFrame({c: pd.Series(dtype="str") for c in SCHEMAS[t].columns
-                              if SCHEMAS[t].columns[c].required}) for t in TABLES[2:]}
+    empty = {
+        t: pd.DataFrame(
+            {
+                c: pd.Series(dtype="str")
+                for c in SCHEMAS[t].columns
+                if SCHEMAS[t].columns[c].required
+            }
+        )
+        for t in TABLES[2:]
+    }
     empty["assessments"] = empty["assessments"].astype(
-        {"assessed_on": "datetime64[us]", "score": "float64"})
+        {"assessed_on": "datetime64[us]", "score": "float64"}
+    )
     empty["interactions"] = empty["interactions"].astype({"date": "datetime64[us]"})
-    return Dataset(accounts=accounts, transactions=transactions, ledger=out.frame(),
-                   files={"transactions": str(path)}, **empty)
+    return Dataset(
+        accounts=accounts,
+        transactions=transactions,
+        ledger=out.frame(),
+        files={"transactions": str(path)},
+        **empty,
+    )
 
 
 def _link_credit_notes(tx: pd.DataFrame) -> pd.Series:
@@ -234,11 +305,17 @@ def _link_credit_notes(tx: pd.DataFrame) -> pd.Series:
     account (NaN when the original is not in the data)."""
     notes = tx.loc[tx["credit_note"], ["account_id", "product", "date", "_row"]]
     buys = tx.loc[~tx["credit_note"], ["account_id", "product", "date", "invoice"]]
-    linked = pd.merge_asof(notes.sort_values("date"), buys.sort_values("date"), on="date",
-                           by=["account_id", "product"], direction="backward")
+    linked = pd.merge_asof(
+        notes.sort_values("date"),
+        buys.sort_values("date"),
+        on="date",
+        by=["account_id", "product"],
+        direction="backward",
+    )
     result = pd.Series(np.nan, index=tx.index, dtype="object")
     result.loc[tx.index[tx["credit_note"]]] = (
-        linked.set_index("_row")["invoice"].reindex(tx.loc[tx["credit_note"], "_row"]).to_numpy())
+        linked.set_index("_row")["invoice"].reindex(tx.loc[tx["credit_note"], "_row"]).to_numpy()
+    )
     return result.astype("str").where(result.notna())
 
 
@@ -247,9 +324,13 @@ def _accounts_from_lines(lines: pd.DataFrame, attributes) -> pd.DataFrame:
     for attr in attributes:
         if attr not in lines:
             raise ValueError(f"account attribute '{attr}' is not a mapped column")
-        counts = (lines.groupby(["account_id", attr]).size().rename("n").reset_index()
-                  .sort_values(["account_id", "n", attr], ascending=[True, False, True],
-                               kind="stable"))
+        counts = (
+            lines.groupby(["account_id", attr])
+            .size()
+            .rename("n")
+            .reset_index()
+            .sort_values(["account_id", "n", attr], ascending=[True, False, True], kind="stable")
+        )
         first = counts.drop_duplicates("account_id").set_index("account_id")[attr]
         accounts[attr] = accounts["account_id"].map(first).astype("str")
     return accounts
@@ -279,33 +360,56 @@ def from_cdnow(path: str | os.PathLike) -> Dataset:
     first = path.read_text(encoding="utf-8", errors="replace").lstrip()[:40]
     if first.startswith("customer_id"):
         raw = pd.read_csv(path, sep=r"\s+", dtype={"customer_id": str, "date": str})
-        raw = raw.rename(columns={"customer_id": "account_id", "number_of_cds": "quantity",
-                                  "dollar_value": "amount"})
+        raw = raw.rename(
+            columns={
+                "customer_id": "account_id",
+                "number_of_cds": "quantity",
+                "dollar_value": "amount",
+            }
+        )
     else:
-        raw = pd.read_csv(path, sep=r"\s+", header=None, dtype=str,
-                          names=["master_id", "account_id", "date", "quantity", "amount"])
-    tx = pd.DataFrame({
-        "transaction_id": [f"L{i}" for i in range(len(raw))],
-        "account_id": raw["account_id"].astype("str"),
-        "date": pd.to_datetime(raw["date"], format="%Y%m%d").astype("datetime64[us]"),
-        "amount": pd.to_numeric(raw["amount"]).astype(float),
-        "quantity": pd.to_numeric(raw["quantity"]).astype(float),
-    })
-    accounts = (tx.groupby("account_id", sort=True)["date"].min().rename("acquired_on")
-                .reset_index())
+        raw = pd.read_csv(
+            path,
+            sep=r"\s+",
+            header=None,
+            dtype=str,
+            names=["master_id", "account_id", "date", "quantity", "amount"],
+        )
+    tx = pd.DataFrame(
+        {
+            "transaction_id": [f"L{i}" for i in range(len(raw))],
+            "account_id": raw["account_id"].astype("str"),
+            "date": pd.to_datetime(raw["date"], format="%Y%m%d").astype("datetime64[us]"),
+            "amount": pd.to_numeric(raw["amount"]).astype(float),
+            "quantity": pd.to_numeric(raw["quantity"]).astype(float),
+        }
+    )
+    accounts = tx.groupby("account_id", sort=True)["date"].min().rename("acquired_on").reset_index()
     SCHEMAS["accounts"].validate(accounts)
     SCHEMAS["transactions"].validate(tx)
-    empty_ass = pd.DataFrame({"account_id": pd.Series(dtype="str"),
-                              "assessed_on": pd.Series(dtype="datetime64[us]"),
-                              "criterion": pd.Series(dtype="str"),
-                              "score": pd.Series(dtype="float64")})
-    empty_int = pd.DataFrame({"account_id": pd.Series(dtype="str"),
-                              "date": pd.Series(dtype="datetime64[us]"),
-                              "kind": pd.Series(dtype="str")})
-    return Dataset(accounts=accounts, transactions=tx, assessments=empty_ass,
-                   interactions=empty_int,
-                   ledger=pd.DataFrame(columns=ADAPTER_LEDGER_COLUMNS),
-                   files={"transactions": str(path)})
+    empty_ass = pd.DataFrame(
+        {
+            "account_id": pd.Series(dtype="str"),
+            "assessed_on": pd.Series(dtype="datetime64[us]"),
+            "criterion": pd.Series(dtype="str"),
+            "score": pd.Series(dtype="float64"),
+        }
+    )
+    empty_int = pd.DataFrame(
+        {
+            "account_id": pd.Series(dtype="str"),
+            "date": pd.Series(dtype="datetime64[us]"),
+            "kind": pd.Series(dtype="str"),
+        }
+    )
+    return Dataset(
+        accounts=accounts,
+        transactions=tx,
+        assessments=empty_ass,
+        interactions=empty_int,
+        ledger=pd.DataFrame(columns=ADAPTER_LEDGER_COLUMNS),
+        files={"transactions": str(path)},
+    )
 
 
 def write_dataset(dataset: Dataset, folder: str | os.PathLike, fmt: str = "parquet") -> Path:
@@ -318,8 +422,9 @@ def write_dataset(dataset: Dataset, folder: str | os.PathLike, fmt: str = "parqu
         if not len(frame):
             continue
         if fmt == "parquet":
-            atomic_write(folder / f"{table}.parquet",
-                         lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+            atomic_write(
+                folder / f"{table}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False)
+            )
         else:
             write_csv(frame, folder / f"{table}.csv", date_format="%Y-%m-%d %H:%M:%S")
     write_csv(dataset.ledger, folder / "ledger.csv")

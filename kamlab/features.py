@@ -64,8 +64,9 @@ def _codes(ids: pd.Series, categories: pd.Index) -> np.ndarray:
 
 def _sum(codes, mask, weights, n) -> np.ndarray:
     mask = mask & (codes >= 0)
-    out = np.bincount(codes[mask], weights=None if weights is None else weights[mask],
-                      minlength=n)[:n]
+    out = np.bincount(codes[mask], weights=None if weights is None else weights[mask], minlength=n)[
+        :n
+    ]
     return out.astype(float)  # bincount of an empty selection is int64
 
 
@@ -153,7 +154,9 @@ def account_features(
     amount = tx["amount"].to_numpy(dtype=float)
     before = t_ns < cut
     recent = before & (t_ns >= cut - window_days * day_ns)
-    previous = before & (t_ns < cut - window_days * day_ns) & (t_ns >= cut - 2 * window_days * day_ns)
+    previous = (
+        before & (t_ns < cut - window_days * day_ns) & (t_ns >= cut - 2 * window_days * day_ns)
+    )
     base_win = before & (t_ns >= cut - horizon_days * day_ns)
     future_win = (t_ns >= cut) & (t_ns < cut + horizon_days * day_ns)
     purchase = amount > 0
@@ -173,19 +176,22 @@ def account_features(
     feats["revenue_prev_12m"] = revenue_prev
     feats["revenue_total"] = _sum(codes, before, amount, n)
     total_recent = revenue_12m[revenue_12m > 0].sum()
-    feats["revenue_share"] = np.where(revenue_12m > 0, revenue_12m, 0) / total_recent \
-        if total_recent > 0 else 0.0
+    feats["revenue_share"] = (
+        np.where(revenue_12m > 0, revenue_12m, 0) / total_recent if total_recent > 0 else 0.0
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
-        feats["revenue_growth_12m"] = np.where((revenue_12m > 0) & (revenue_prev > 0),
-                                               np.log(revenue_12m / revenue_prev), np.nan)
+        feats["revenue_growth_12m"] = np.where(
+            (revenue_12m > 0) & (revenue_prev > 0), np.log(revenue_12m / revenue_prev), np.nan
+        )
     feats["orders_12m"] = orders_12m
     feats["order_frequency"] = orders_12m / (window_days / (365.25 / 12))
     has_purchase = last_purchase > np.iinfo(np.int64).min
     feats["recency_days"] = np.where(has_purchase, (cut - last_purchase) / day_ns, np.nan)
     if "acquired_on" in accounts:
         acquired = accounts["acquired_on"].to_numpy().astype("datetime64[ns]").astype(np.int64)
-        acquired = np.where(accounts["acquired_on"].isna().to_numpy(), first_tx,
-                            np.minimum(acquired, first_tx))
+        acquired = np.where(
+            accounts["acquired_on"].isna().to_numpy(), first_tx, np.minimum(acquired, first_tx)
+        )
     else:
         acquired = first_tx
     known_start = acquired < np.iinfo(np.int64).max
@@ -242,8 +248,9 @@ def account_features(
     population = known_start & (acquired < cut) & ~churned_before & (first_tx < cut)
     out = feats.loc[population].copy()
     out.index.name = "account_id"
-    out.attrs.update(cutoff=cutoff.date().isoformat(), horizon_days=horizon_days,
-                     window_days=window_days)
+    out.attrs.update(
+        cutoff=cutoff.date().isoformat(), horizon_days=horizon_days, window_days=window_days
+    )
     return out
 
 
@@ -254,8 +261,11 @@ def _interaction_features(feats, interactions, ids, cut, window_days, day_ns) ->
     codes = _codes(interactions["account_id"], ids)
     t_ns = interactions["date"].to_numpy().astype("datetime64[ns]").astype(np.int64)
     kind = interactions["kind"].astype("str").str.lower().to_numpy()
-    value = interactions["value"].to_numpy(dtype=float) if "value" in interactions \
+    value = (
+        interactions["value"].to_numpy(dtype=float)
+        if "value" in interactions
         else np.full(len(interactions), np.nan)
+    )
     before = t_ns < cut
     recent = before & (t_ns >= cut - window_days * day_ns)
     tickets = recent & (kind == "support_ticket")
@@ -264,9 +274,9 @@ def _interaction_features(feats, interactions, ids, cut, window_days, day_ns) ->
         feats["support_hours_12m"] = _sum(codes, tickets, np.nan_to_num(value), n)
         revenue = feats["revenue_12m"].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
-            feats["cost_to_serve"] = np.where(revenue > 0,
-                                              feats["support_hours_12m"] / (revenue / 1000),
-                                              np.nan)
+            feats["cost_to_serve"] = np.where(
+                revenue > 0, feats["support_hours_12m"] / (revenue / 1000), np.nan
+            )
     if (kind == "qbr").any():
         feats["qbr_12m"] = _sum(codes, recent & (kind == "qbr"), None, n).astype(float)
     nps = before & (kind == "nps") & ~np.isnan(value)
@@ -286,8 +296,9 @@ def _assessment_features(feats, assessments, cut) -> None:
     criteria = sorted(assessments["criterion"].astype("str").unique())
     # (account, assessed_on, criterion) is unique by contract, so the latest row is unambiguous.
     latest_rows = before.groupby(["account_id", "criterion"], sort=False)["assessed_on"].idxmax()
-    latest = before.loc[latest_rows.to_numpy()].pivot(index="account_id", columns="criterion",
-                                                      values="score")
+    latest = before.loc[latest_rows.to_numpy()].pivot(
+        index="account_id", columns="criterion", values="score"
+    )
     latest = latest.reindex(index=feats.index, columns=criteria)
     for criterion in criteria:
         feats[f"score_{criterion}"] = latest[criterion].to_numpy(dtype=float)
@@ -298,8 +309,11 @@ def feature_columns(frame: pd.DataFrame, numeric_only: bool = True) -> list[str]
     skip = set(OUTCOME_COLUMNS) | {"cutoff"}
     cols = [c for c in frame.columns if c not in skip]
     if numeric_only:
-        cols = [c for c in cols if pd.api.types.is_numeric_dtype(frame[c])
-                and not pd.api.types.is_bool_dtype(frame[c])]
+        cols = [
+            c
+            for c in cols
+            if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        ]
     return cols
 
 
@@ -312,8 +326,7 @@ def feature_panel(dataset: Dataset, cutoffs: Iterable, horizon=365, **kwargs) ->
     frames = []
     for cutoff in cutoffs:
         frame = account_features(dataset, cutoff, horizon, **kwargs)
-        frames.append(frame.assign(cutoff=pd.Timestamp(cutoff)).set_index("cutoff",
-                                                                          append=True))
+        frames.append(frame.assign(cutoff=pd.Timestamp(cutoff)).set_index("cutoff", append=True))
     if not frames:
         raise ValueError("cutoffs is empty")
     panel = pd.concat(frames).reorder_levels(["cutoff", "account_id"])

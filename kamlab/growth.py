@@ -35,8 +35,8 @@ from kamlab.data import Dataset
 from kamlab.features import account_features, feature_panel
 
 __all__ = [
-    "EFFECT_COLUMNS",
     "BACKTEST_METRICS",
+    "EFFECT_COLUMNS",
     "InsufficientHistory",
     "LearnedScorer",
     "backtest",
@@ -96,8 +96,9 @@ def _finite(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     return ok
 
 
-def _control_design(sample: pd.DataFrame, controls: Sequence[str],
-                    size_control: str | None) -> pd.DataFrame:
+def _control_design(
+    sample: pd.DataFrame, controls: Sequence[str], size_control: str | None
+) -> pd.DataFrame:
     """Controls as numeric columns: categoricals one-hot (first level dropped, levels sorted),
     numerics standardised, ``log1p`` of the (non-negative part of the) size column."""
     parts = []
@@ -137,8 +138,11 @@ def _fit(y, X, kind, cluster_codes, alpha):
         leverage = sm.OLS(y, X).fit().get_influence().hat_matrix_diag
         if np.any(leverage > 1 - 1e-8):
             robust, note = "HC1", "an account has leverage 1; HC1 errors instead of HC3"
-    cov = ({"cov_type": "cluster", "cov_kwds": {"groups": cluster_codes}}
-           if cluster_codes is not None else {"cov_type": robust})
+    cov = (
+        {"cov_type": "cluster", "cov_kwds": {"groups": cluster_codes}}
+        if cluster_codes is not None
+        else {"cov_type": robust}
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SMConvergenceWarning)
         warnings.simplefilter("always", RuntimeWarning)
@@ -231,9 +235,12 @@ def criteria_effects(
     # Explicit, counted complete-case selection.
     report = {"n_input": int(len(features))}
     keep = pd.Series(True, index=features.index)
-    for label, cols in (("outcome", [outcome]), ("criteria", criteria),
-                        ("controls", controls + ([size_control] if size_control else [])),
-                        ("cluster", [cluster] if cluster else [])):
+    for label, cols in (
+        ("outcome", [outcome]),
+        ("criteria", criteria),
+        ("controls", controls + ([size_control] if size_control else [])),
+        ("cluster", [cluster] if cluster else []),
+    ):
         ok = _finite(features, cols) if cols else keep
         report[f"dropped_{label}"] = int((keep & ~ok).sum())
         keep &= ok
@@ -244,14 +251,14 @@ def criteria_effects(
     if model == "logit" and not set(pd.unique(y)) <= {0.0, 1.0}:
         raise ValueError(f"outcome {outcome!r} is not binary; use model='ols'")
     if y.nunique() < 2:
-        raise ValueError(f"outcome {outcome!r} is constant in the analysis sample "
-                         f"(n={len(sample)})")
+        raise ValueError(
+            f"outcome {outcome!r} is constant in the analysis sample (n={len(sample)})"
+        )
     ctrl = _control_design(sample, controls, size_control)
-    cluster_codes = (pd.factorize(sample[cluster].astype(str), sort=True)[0]
-                     if cluster else None)
+    cluster_codes = pd.factorize(sample[cluster].astype(str), sort=True)[0] if cluster else None
 
     sd = sample[criteria].astype(float).std()
-    notes = {c: "" for c in criteria}
+    notes = dict.fromkeys(criteria, "")
     usable = []
     for c in criteria:
         if not sd[c] > 0:
@@ -264,43 +271,65 @@ def criteria_effects(
 
     n_params = 1 + ctrl.shape[1] + (len(usable) if joint else 1)
     if len(sample) < max(min_n, n_params + 10):
-        raise ValueError(f"too few complete rows: n={len(sample)} for {n_params} parameters "
-                         f"(need at least {max(min_n, n_params + 10)}); "
-                         f"missing-value report: {report}")
+        raise ValueError(
+            f"too few complete rows: n={len(sample)} for {n_params} parameters "
+            f"(need at least {max(min_n, n_params + 10)}); "
+            f"missing-value report: {report}"
+        )
 
     rows = {}
     const = pd.Series(1.0, index=sample.index, name="const")
-    designs = [(usable, pd.concat([const, z, ctrl], axis=1))] if joint else \
-        [([c], pd.concat([const, z[[c]], ctrl], axis=1)) for c in usable]
+    designs = (
+        [(usable, pd.concat([const, z, ctrl], axis=1))]
+        if joint
+        else [([c], pd.concat([const, z[[c]], ctrl], axis=1)) for c in usable]
+    )
     for names, X in designs:
         res, ci, converged, note = _fit(y, X, model, cluster_codes, alpha)
         for c in names:
-            rows[c] = {"coef": res.params[c], "std_err": res.bse[c], "ci_low": ci.loc[c, 0],
-                       "ci_high": ci.loc[c, 1], "p_value": res.pvalues[c]}
+            rows[c] = {
+                "coef": res.params[c],
+                "std_err": res.bse[c],
+                "ci_low": ci.loc[c, 0],
+                "ci_high": ci.loc[c, 1],
+                "p_value": res.pvalues[c],
+            }
             if note:
                 notes[c] = note
             if not converged:
                 notes[c] = "Logit did not converge (e.g. separation); treat with caution"
-    out = pd.DataFrame(index=pd.Index(criteria, name="criterion"),
-                       columns=["coef", "std_err", "ci_low", "ci_high", "p_value"], dtype=float)
+    out = pd.DataFrame(
+        index=pd.Index(criteria, name="criterion"),
+        columns=["coef", "std_err", "ci_low", "ci_high", "p_value"],
+        dtype=float,
+    )
     for c, row in rows.items():
         out.loc[c] = pd.Series(row)
     est = out["p_value"].notna()
     out["q_value"] = np.nan
-    out.loc[est, "q_value"] = multipletests(out.loc[est, "p_value"].to_numpy(), alpha=alpha,
-                                            method="fdr_bh")[1]
+    out.loc[est, "q_value"] = multipletests(
+        out.loc[est, "p_value"].to_numpy(), alpha=alpha, method="fdr_bh"
+    )[1]
     out["n"] = len(sample)
     out["note"] = pd.Series(notes)
     if joint:
         out["vif"] = variance_inflation(sample, usable)["vif"].reindex(out.index)
-    out.attrs.update(outcome=outcome, model=model, view="joint" if joint else "univariate",
-                     cov_type=("cluster" if cluster else "HC3" if model == "ols" else "HC0"),
-                     controls=list(ctrl.columns), cluster=cluster, alpha=alpha, missing=report)
+    out.attrs.update(
+        outcome=outcome,
+        model=model,
+        view="joint" if joint else "univariate",
+        cov_type=("cluster" if cluster else "HC3" if model == "ols" else "HC0"),
+        controls=list(ctrl.columns),
+        cluster=cluster,
+        alpha=alpha,
+        missing=report,
+    )
     return out
 
 
-def variance_inflation(features: pd.DataFrame, criteria: Sequence[str], *,
-                       threshold: float = 5.0) -> pd.DataFrame:
+def variance_inflation(
+    features: pd.DataFrame, criteria: Sequence[str], *, threshold: float = 5.0
+) -> pd.DataFrame:
     """Variance inflation factor of each criterion given the others (complete rows).
 
     Warns (``UserWarning``) naming the criteria whose VIF exceeds ``threshold``: their joint
@@ -324,9 +353,12 @@ def variance_inflation(features: pd.DataFrame, criteria: Sequence[str], *,
     out.attrs["n"] = int(len(data))
     high = out.index[~(out["vif"] <= threshold)].tolist()
     if high:
-        warnings.warn(f"variance inflation above {threshold:g} for {', '.join(high)}: these "
-                      "criteria are collinear, so their separate effects are poorly identified",
-                      UserWarning, stacklevel=2)
+        warnings.warn(
+            f"variance inflation above {threshold:g} for {', '.join(high)}: these "
+            "criteria are collinear, so their separate effects are poorly identified",
+            UserWarning,
+            stacklevel=2,
+        )
     return out
 
 
@@ -356,18 +388,34 @@ def make_model(kind: str = "ridge", task: str = "regression", random_state: int 
         else:
             # Plain L2; newer scikit-learn wants this said explicitly (no FutureWarning).
             params = inspect.signature(LogisticRegressionCV).parameters
-            extra = {k: v for k, v in (("l1_ratios", (0.0,)), ("use_legacy_attributes", False))
-                     if k in params}
-            est = LogisticRegressionCV(Cs=np.logspace(-3, 2, 11), cv=5, scoring="roc_auc",
-                                       max_iter=2000, **extra)
-        return make_pipeline(SimpleImputer(strategy="median", add_indicator=True,
-                                           keep_empty_features=True),
-                             StandardScaler(), est)
+            extra = {
+                k: v
+                for k, v in (("l1_ratios", (0.0,)), ("use_legacy_attributes", False))
+                if k in params
+            }
+            est = LogisticRegressionCV(
+                Cs=np.logspace(-3, 2, 11), cv=5, scoring="roc_auc", max_iter=2000, **extra
+            )
+        return make_pipeline(
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            est,
+        )
     if kind == "hgb":
-        params = dict(max_iter=150, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=20,
-                      l2_regularization=1.0, early_stopping=False, random_state=random_state)
-        est = (HistGradientBoostingRegressor(**params) if task == "regression" else
-               HistGradientBoostingClassifier(**params))
+        params = dict(
+            max_iter=150,
+            learning_rate=0.05,
+            max_leaf_nodes=8,
+            min_samples_leaf=20,
+            l2_regularization=1.0,
+            early_stopping=False,
+            random_state=random_state,
+        )
+        est = (
+            HistGradientBoostingRegressor(**params)
+            if task == "regression"
+            else HistGradientBoostingClassifier(**params)
+        )
         return make_pipeline(est)
     raise ValueError(f"kind must be 'ridge' or 'hgb', not {kind!r}")
 
@@ -460,9 +508,13 @@ def time_split_cv(
         for kind in models:
             est, task, used = _fit_model(kind, X_tr, y_tr, random_state)
             X_te = X_te[used]
-            row = {"model": kind, "test_cutoff": test.date().isoformat(),
-                   "train_cutoffs": f"{train[0].date()}..{train[-1].date()} ({len(train)})",
-                   "n_train": len(y_tr), "n_test": len(y_te)}
+            row = {
+                "model": kind,
+                "test_cutoff": test.date().isoformat(),
+                "train_cutoffs": f"{train[0].date()}..{train[-1].date()} ({len(train)})",
+                "n_train": len(y_tr),
+                "n_test": len(y_te),
+            }
             if task == "regression":
                 pred = est.predict(X_te)
                 row["r2"] = r2_score(y_te, pred)
@@ -471,9 +523,11 @@ def time_split_cv(
                 row["auc"] = roc_auc_score(y_te, est.predict_proba(X_te)[:, 1])
             rows.append(row)
     if not rows:
-        raise ValueError(f"no test cutoff has an earlier cutoff at least {horizon} days before "
-                         "it (training outcomes must be observed before the test cutoff); use "
-                         "more or earlier cutoffs")
+        raise ValueError(
+            f"no test cutoff has an earlier cutoff at least {horizon} days before "
+            "it (training outcomes must be observed before the test cutoff); use "
+            "more or earlier cutoffs"
+        )
     out = pd.DataFrame(rows)
     out.attrs.update(outcome=outcome, horizon_days=horizon, dropped_missing_outcome=dropped)
     return out
@@ -511,36 +565,57 @@ def permutation_importance_table(
     test = pd.Timestamp(test_cutoff) if test_cutoff is not None else cuts[-1]
     train = _train_cutoffs(cuts, test, horizon)
     if not train:
-        raise ValueError(f"no cutoff in the panel is at least {horizon} days before the test "
-                         f"cutoff {test.date()}")
+        raise ValueError(
+            f"no cutoff in the panel is at least {horizon} days before the test "
+            f"cutoff {test.date()}"
+        )
     tr = panel.loc[panel.index.get_level_values("cutoff").isin(train)]
     X_tr, y_tr, _ = _xy(tr, features, outcome)
     X_te, y_te, _ = _xy(panel.xs(test, level="cutoff"), features, outcome)
     est, task, used = _fit_model(model, X_tr, y_tr, random_state)
     X_te = X_te[used]
     scoring = "r2" if task == "regression" else "roc_auc"
-    result = permutation_importance(est, X_te, y_te, scoring=scoring, n_repeats=n_repeats,
-                                    random_state=random_state)
+    result = permutation_importance(
+        est, X_te, y_te, scoring=scoring, n_repeats=n_repeats, random_state=random_state
+    )
     reps = result.importances
-    out = pd.DataFrame({"importance": reps.mean(axis=1), "std": reps.std(axis=1),
-                        "ci_low": np.percentile(reps, 2.5, axis=1),
-                        "ci_high": np.percentile(reps, 97.5, axis=1)},
-                       index=pd.Index(used, name="feature"))
+    out = pd.DataFrame(
+        {
+            "importance": reps.mean(axis=1),
+            "std": reps.std(axis=1),
+            "ci_low": np.percentile(reps, 2.5, axis=1),
+            "ci_high": np.percentile(reps, 97.5, axis=1),
+        },
+        index=pd.Index(used, name="feature"),
+    )
     out = out.sort_values("importance", ascending=False, kind="stable")
     out = out.reindex(out.index.tolist() + [c for c in features if c not in used])
     from sklearn.metrics import check_scoring
 
-    out.attrs.update(test_cutoff=test.date().isoformat(),
-                     train_cutoffs=[c.date().isoformat() for c in train], scoring=scoring,
-                     model=model, test_score=float(check_scoring(est, scoring=scoring)(
-                         est, X_te, y_te)), n_test=len(y_te))
+    out.attrs.update(
+        test_cutoff=test.date().isoformat(),
+        train_cutoffs=[c.date().isoformat() for c in train],
+        scoring=scoring,
+        model=model,
+        test_score=float(check_scoring(est, scoring=scoring)(est, X_te, y_te)),
+        n_test=len(y_te),
+    )
     return out
 
 
 #: Transaction- and interaction-derived criteria, the fallback when no assessments exist.
-DERIVED_CRITERIA = ("revenue_growth_12m", "order_frequency", "recency_days", "tenure_days",
-                    "products_12m", "categories_12m", "gross_margin_12m",
-                    "credit_note_share_12m", "cost_to_serve", "nps")
+DERIVED_CRITERIA = (
+    "revenue_growth_12m",
+    "order_frequency",
+    "recency_days",
+    "tenure_days",
+    "products_12m",
+    "categories_12m",
+    "gross_margin_12m",
+    "credit_note_share_12m",
+    "cost_to_serve",
+    "nps",
+)
 
 
 def criteria_columns(features: pd.DataFrame) -> tuple[list[str], str]:
@@ -550,15 +625,16 @@ def criteria_columns(features: pd.DataFrame) -> tuple[list[str], str]:
     otherwise the :data:`DERIVED_CRITERIA` present with more than one distinct value, with a
     sentence saying which was used.
     """
-    assessed = [c for c in features.columns if c.startswith("score_")
-                and features[c].nunique() > 1]
+    assessed = [c for c in features.columns if c.startswith("score_") and features[c].nunique() > 1]
     if assessed:
         return assessed, f"{len(assessed)} assessed criteria (account-team scores 1-5)"
     derived = [c for c in DERIVED_CRITERIA if c in features and features[c].nunique() > 1]
     if not derived:
         raise ValueError("no assessed or transaction-derived criteria vary across accounts")
-    return derived, (f"no assessments in these data: {len(derived)} transaction-derived "
-                     f"criteria instead ({', '.join(derived)})")
+    return derived, (
+        f"no assessments in these data: {len(derived)} transaction-derived "
+        f"criteria instead ({', '.join(derived)})"
+    )
 
 
 def usable_controls(features: pd.DataFrame, controls: Sequence[str] | None) -> list[str]:
@@ -572,8 +648,9 @@ def has_time_folds(cutoffs: Sequence, horizon: int) -> bool:
     return any(_train_cutoffs(stamps, c, horizon) for c in stamps)
 
 
-def cutoff_grid(dataset: Dataset, horizon: int = 365, *, freq: str = "QS",
-                min_history_days: int = 182) -> list[pd.Timestamp]:
+def cutoff_grid(
+    dataset: Dataset, horizon: int = 365, *, freq: str = "QS", min_history_days: int = 182
+) -> list[pd.Timestamp]:
     """Regular cutoffs with at least ``min_history_days`` of history before them and a fully
     observed horizon after them (``cutoff + horizon <= data end + 1 day``)."""
     first = dataset.start + pd.Timedelta(days=min_history_days)
@@ -607,8 +684,10 @@ class LearnedScorer:
     def training_cutoffs(self, cutoff) -> list[pd.Timestamp]:
         """The training cutoffs used at ``cutoff`` (after the data's first transaction)."""
         cutoff = pd.Timestamp(cutoff)
-        cuts = [cutoff - pd.Timedelta(days=self.horizon + i * self.step_days)
-                for i in range(self.n_train_cutoffs)]
+        cuts = [
+            cutoff - pd.Timedelta(days=self.horizon + i * self.step_days)
+            for i in range(self.n_train_cutoffs)
+        ]
         return sorted(c for c in cuts if c > self.dataset.start)
 
     def __call__(self, features: pd.DataFrame) -> pd.Series:
@@ -617,10 +696,12 @@ class LearnedScorer:
         cutoff = pd.Timestamp(features.attrs["cutoff"])
         train = self.training_cutoffs(cutoff)
         if not train:
-            raise InsufficientHistory(f"no training cutoff {self.horizon} days before "
-                                      f"{cutoff.date()} within the data")
-        panel = feature_panel(self.dataset, train, self.horizon,
-                              growth_threshold=self.growth_threshold)
+            raise InsufficientHistory(
+                f"no training cutoff {self.horizon} days before {cutoff.date()} within the data"
+            )
+        panel = feature_panel(
+            self.dataset, train, self.horizon, growth_threshold=self.growth_threshold
+        )
         X, y, _ = _xy(panel, self.features, self.outcome)
         if len(y) < self.min_train or y.nunique() < 2:
             raise InsufficientHistory(f"only {len(y)} training rows before {cutoff.date()}")
@@ -752,9 +833,11 @@ def backtest(
     last_ok = dataset.end + _DAY
     late = [c for c in cuts if c + pd.Timedelta(days=horizon) > last_ok]
     if late:
-        raise ValueError(f"the {horizon}-day horizon after cutoff(s) "
-                         f"{[c.date().isoformat() for c in late]} runs past the data's end "
-                         f"({dataset.end.date()}): outcomes would be incomplete")
+        raise ValueError(
+            f"the {horizon}-day horizon after cutoff(s) "
+            f"{[c.date().isoformat() for c in late]} runs past the data's end "
+            f"({dataset.end.date()}): outcomes would be incomplete"
+        )
 
     frames, scores, skipped = {}, {}, []
     for c in cuts:
@@ -769,8 +852,9 @@ def backtest(
             try:
                 s = scorer(feats)
             except InsufficientHistory as exc:
-                skipped.append({"rule_set": name, "cutoff": c.date().isoformat(),
-                                "reason": str(exc)})
+                skipped.append(
+                    {"rule_set": name, "cutoff": c.date().isoformat(), "reason": str(exc)}
+                )
                 continue
             s = pd.Series(s).reindex(feats.index).astype(float)
             scores[(name, c)] = s.to_numpy()
@@ -804,10 +888,11 @@ def backtest(
                 reps[(name, c, metric)] = m[metric]
             reps[(name, c, "_n")] = (len(feats), n_sel)
     if baseline is not None:
-        for (name, c, metric) in list(reps):
+        for name, c, metric in list(reps):
             if metric in _DELTA_METRICS and name != baseline and (baseline, c, metric) in reps:
-                reps[(name, c, f"delta_{metric}")] = (reps[(name, c, metric)]
-                                                      - reps[(baseline, c, metric)])
+                reps[(name, c, f"delta_{metric}")] = (
+                    reps[(name, c, metric)] - reps[(baseline, c, metric)]
+                )
     metrics = list(BACKTEST_METRICS) + [f"delta_{m}" for m in _DELTA_METRICS]
     for name in rule_sets:
         for metric in metrics:
@@ -822,22 +907,47 @@ def backtest(
                 n_acc = sum(reps[(name, c, "_n")][0] for c, _ in series)
                 n_sel = sum(reps[(name, c, "_n")][1] for c, _ in series)
                 rows.append(_row(name, "pooled", metric, pooled, q, n_acc, n_sel))
-    out = pd.DataFrame(rows, columns=["rule_set", "cutoff", "metric", "estimate", "ci_low",
-                                      "ci_high", "n_accounts", "n_selected"])
-    out.attrs.update(horizon_days=horizon, k=k, growth_threshold=growth_threshold,
-                     n_boot=n_boot, baseline=baseline, alpha=alpha,
-                     min_tenure_days=min_tenure_days, skipped=skipped,
-                     cutoffs=[c.date().isoformat() for c in cuts])
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "rule_set",
+            "cutoff",
+            "metric",
+            "estimate",
+            "ci_low",
+            "ci_high",
+            "n_accounts",
+            "n_selected",
+        ],
+    )
+    out.attrs.update(
+        horizon_days=horizon,
+        k=k,
+        growth_threshold=growth_threshold,
+        n_boot=n_boot,
+        baseline=baseline,
+        alpha=alpha,
+        min_tenure_days=min_tenure_days,
+        skipped=skipped,
+        cutoffs=[c.date().isoformat() for c in cuts],
+    )
     return out
 
 
 def _row(name, cutoff, metric, values, q, n_acc, n_sel) -> dict:
     boot = values[1:]
     boot = boot[np.isfinite(boot)]
-    lo, hi = (np.percentile(boot, q) if len(boot) else (np.nan, np.nan))
-    return {"rule_set": name, "cutoff": cutoff, "metric": metric, "estimate": float(values[0]),
-            "ci_low": float(lo), "ci_high": float(hi), "n_accounts": int(n_acc),
-            "n_selected": int(n_sel)}
+    lo, hi = np.percentile(boot, q) if len(boot) else (np.nan, np.nan)
+    return {
+        "rule_set": name,
+        "cutoff": cutoff,
+        "metric": metric,
+        "estimate": float(values[0]),
+        "ci_low": float(lo),
+        "ci_high": float(hi),
+        "n_accounts": int(n_acc),
+        "n_selected": int(n_sel),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -851,9 +961,15 @@ def _label(criterion: str) -> str:
     return criterion.removeprefix("score_").replace("_", " ")
 
 
-def summarise(effects: pd.DataFrame, backtest_table: pd.DataFrame, *,
-              metric: str = "precision_at_k", baseline: str = "size_only",
-              q_threshold: float = 0.05, digits: int = 2) -> str:
+def summarise(
+    effects: pd.DataFrame,
+    backtest_table: pd.DataFrame,
+    *,
+    metric: str = "precision_at_k",
+    baseline: str = "size_only",
+    q_threshold: float = 0.05,
+    digits: int = 2,
+) -> str:
     """A few plain-language sentences, with the numbers, from :func:`criteria_effects` and
     :func:`backtest` results: which criteria have a credible effect (q below ``q_threshold``),
     how much better than ``baseline`` the best rule set is on ``metric`` (pooled over cutoffs,
@@ -861,20 +977,27 @@ def summarise(effects: pd.DataFrame, backtest_table: pd.DataFrame, *,
     out = []
     outcome = effects.attrs.get("outcome", "growth")
     level = int(round(100 * (1 - effects.attrs.get("alpha", 0.05))))
-    credible = effects[effects["q_value"] < q_threshold].sort_values("coef", ascending=False,
-                                                                     kind="stable")
+    credible = effects[effects["q_value"] < q_threshold].sort_values(
+        "coef", ascending=False, kind="stable"
+    )
     n_est = int(effects["q_value"].notna().sum())
     if len(credible):
-        parts = [f"{_label(c)} ({_fmt(r.coef, digits, True)} per SD, {level} % CI "
-                 f"{_fmt(r.ci_low, digits)} to {_fmt(r.ci_high, digits)})"
-                 for c, r in credible.iterrows()]
+        parts = [
+            f"{_label(c)} ({_fmt(r.coef, digits, True)} per SD, {level} % CI "
+            f"{_fmt(r.ci_low, digits)} to {_fmt(r.ci_high, digits)})"
+            for c, r in credible.iterrows()
+        ]
         verb = "has" if len(credible) == 1 else "have"
-        out.append(f"Of the {n_est} criteria, {len(credible)} {verb} a credible effect on "
-                   f"{outcome} "
-                   f"(q < {q_threshold:g}): " + "; ".join(parts) + ".")
+        out.append(
+            f"Of the {n_est} criteria, {len(credible)} {verb} a credible effect on "
+            f"{outcome} "
+            f"(q < {q_threshold:g}): " + "; ".join(parts) + "."
+        )
     else:
-        out.append(f"None of the {n_est} criteria has a credible effect on {outcome} "
-                   f"(all q >= {q_threshold:g}).")
+        out.append(
+            f"None of the {n_est} criteria has a credible effect on {outcome} "
+            f"(all q >= {q_threshold:g})."
+        )
 
     table = backtest_table
     pooled = table[(table["cutoff"] == "pooled") & (table["metric"] == metric)]
@@ -890,26 +1013,37 @@ def summarise(effects: pd.DataFrame, backtest_table: pd.DataFrame, *,
     scope = "pooled over cutoffs" if best["cutoff"] == "pooled" else f"at {best['cutoff']}"
     delta = table[(table["rule_set"] == name) & (table["metric"] == f"delta_{metric}")]
     d_pool = delta[delta["cutoff"] == best["cutoff"]]
-    sentence = (f"The best rule set on {metric.replace('_', ' ')} ({scope}) is {name}: "
-                f"{_fmt(best['estimate'], digits)} ({level} % CI {_fmt(best['ci_low'], digits)} "
-                f"to {_fmt(best['ci_high'], digits)}) against {_fmt(base['estimate'].iloc[0], digits)} "
-                f"for {baseline}")
+    sentence = (
+        f"The best rule set on {metric.replace('_', ' ')} ({scope}) is {name}: "
+        f"{_fmt(best['estimate'], digits)} ({level} % CI {_fmt(best['ci_low'], digits)} "
+        f"to {_fmt(best['ci_high'], digits)}) against {_fmt(base['estimate'].iloc[0], digits)} "
+        f"for {baseline}"
+    )
     if len(d_pool):
         d = d_pool.iloc[0]
-        verdict = ("a credible improvement" if d["ci_low"] > 0 else
-                   "credibly worse" if d["ci_high"] < 0 else "not distinguishable from zero")
-        sentence += (f", a difference of {_fmt(d['estimate'], digits, True)} ({level} % CI "
-                     f"{_fmt(d['ci_low'], digits, True)} to {_fmt(d['ci_high'], digits, True)}),"
-                     f" {verdict}")
+        verdict = (
+            "a credible improvement"
+            if d["ci_low"] > 0
+            else "credibly worse"
+            if d["ci_high"] < 0
+            else "not distinguishable from zero"
+        )
+        sentence += (
+            f", a difference of {_fmt(d['estimate'], digits, True)} ({level} % CI "
+            f"{_fmt(d['ci_low'], digits, True)} to {_fmt(d['ci_high'], digits, True)}),"
+            f" {verdict}"
+        )
     out.append(sentence + ".")
     per = delta[delta["cutoff"] != "pooled"]
     if len(per) > 1:
         wins = int((per["estimate"] > 0).sum())
         sure = int((per["ci_low"] > 0).sum())
-        out.append(f"Across {len(per)} cutoffs {name} beat {baseline} at {wins} "
-                   f"(with an interval excluding zero at {sure}); the per-cutoff differences "
-                   f"range from {_fmt(per['estimate'].min(), digits, True)} to "
-                   f"{_fmt(per['estimate'].max(), digits, True)}.")
+        out.append(
+            f"Across {len(per)} cutoffs {name} beat {baseline} at {wins} "
+            f"(with an interval excluding zero at {sure}); the per-cutoff differences "
+            f"range from {_fmt(per['estimate'].min(), digits, True)} to "
+            f"{_fmt(per['estimate'].max(), digits, True)}."
+        )
     return " ".join(out)
 
 
@@ -931,18 +1065,31 @@ def plot_effects(effects: pd.DataFrame, ax=None, *, q_threshold: float = 0.05):
     data = effects.dropna(subset=["coef"]).sort_values("coef", kind="stable")
     y = np.arange(len(data))
     credible = (data["q_value"] < q_threshold).to_numpy()
-    for flag, color, label in ((True, "C0", f"q < {q_threshold:g}"),
-                               (False, "0.6", f"q ≥ {q_threshold:g}")):
+    for flag, color, label in (
+        (True, "C0", f"q < {q_threshold:g}"),
+        (False, "0.6", f"q ≥ {q_threshold:g}"),
+    ):
         pick = credible == flag
         if pick.any():
-            ax.errorbar(data["coef"][pick], y[pick],
-                        xerr=[data["coef"][pick] - data["ci_low"][pick],
-                              data["ci_high"][pick] - data["coef"][pick]],
-                        fmt="o", color=color, capsize=3, label=label)
+            ax.errorbar(
+                data["coef"][pick],
+                y[pick],
+                xerr=[
+                    data["coef"][pick] - data["ci_low"][pick],
+                    data["ci_high"][pick] - data["coef"][pick],
+                ],
+                fmt="o",
+                color=color,
+                capsize=3,
+                label=label,
+            )
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(y, [_label(c) for c in data.index])
-    units = "log-odds" if effects.attrs.get("model") == "logit" else \
-        effects.attrs.get("outcome", "outcome")
+    units = (
+        "log-odds"
+        if effects.attrs.get("model") == "logit"
+        else effects.attrs.get("outcome", "outcome")
+    )
     ax.set_xlabel(f"effect per SD of the criterion ({units})")
     ax.legend(loc="lower right", frameon=False)
     return ax
@@ -955,9 +1102,15 @@ def plot_importance(table: pd.DataFrame, ax=None, *, top: int | None = None):
     data = data.iloc[::-1]
     y = np.arange(len(data))
     ax.barh(y, data["importance"], color="C0", alpha=0.8)
-    ax.errorbar(data["importance"], y, xerr=[data["importance"] - data["ci_low"],
-                                             data["ci_high"] - data["importance"]],
-                fmt="none", color="k", capsize=2, lw=0.8)
+    ax.errorbar(
+        data["importance"],
+        y,
+        xerr=[data["importance"] - data["ci_low"], data["ci_high"] - data["importance"]],
+        fmt="none",
+        color="k",
+        capsize=2,
+        lw=0.8,
+    )
     ax.axvline(0, color="k", lw=0.8)
     ax.set_yticks(y, [_label(c) for c in data.index])
     ax.set_xlabel(f"drop in {table.attrs.get('scoring', 'score')} when shuffled")
@@ -976,9 +1129,15 @@ def plot_backtest(table: pd.DataFrame, metric: str = "precision_at_k", ax=None):
     for i, name in enumerate(names):
         d = data[data["rule_set"] == name]
         x = pd.to_datetime(d["cutoff"]) + pd.to_timedelta(offsets[i], unit="D")
-        ax.errorbar(x, d["estimate"], yerr=[d["estimate"] - d["ci_low"],
-                                            d["ci_high"] - d["estimate"]],
-                    fmt="-o", capsize=3, label=name, color=f"C{i}")
+        ax.errorbar(
+            x,
+            d["estimate"],
+            yerr=[d["estimate"] - d["ci_low"], d["ci_high"] - d["estimate"]],
+            fmt="-o",
+            capsize=3,
+            label=name,
+            color=f"C{i}",
+        )
     ax.set_xlabel("cutoff")
     ax.set_ylabel(metric.replace("_", " "))
     ax.legend(frameon=False, fontsize="small")

@@ -11,8 +11,7 @@ import seaborn as sns
 from kamlab.criteria import QUADRANTS, TIERS
 from kamlab.portfolio import gini, lorenz_curve
 
-__all__ = ["contribution_bar", "lorenz", "migration_heatmap", "revenue_by_tier",
-           "selection_matrix"]
+__all__ = ["contribution_bar", "lorenz", "migration_heatmap", "revenue_by_tier", "selection_matrix"]
 
 TIER_COLOURS = {"regular": "#9e9e9e", "key": "#1f77b4", "strategic": "#d62728"}
 
@@ -28,8 +27,12 @@ def lorenz(values, ax=None, *, label: str = "portfolio", negative: str = "raise"
     ax = _axes(ax)
     curve = lorenz_curve(values, negative=negative)
     g = gini(values, negative=negative)
-    ax.plot(curve["population_share"], curve["value_share"], color="#1f77b4",
-            label=f"{label} (Gini {g:.2f})")
+    ax.plot(
+        curve["population_share"],
+        curve["value_share"],
+        color="#1f77b4",
+        label=f"{label} (Gini {g:.2f})",
+    )
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="equality")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -39,21 +42,40 @@ def lorenz(values, ax=None, *, label: str = "portfolio", negative: str = "raise"
     return ax
 
 
-def revenue_by_tier(scored: pd.DataFrame, features: pd.DataFrame, ax=None, *,
-                    tier_col: str = "tier", revenue_col: str = "revenue_12m"):
+def revenue_by_tier(
+    scored: pd.DataFrame,
+    features: pd.DataFrame,
+    ax=None,
+    *,
+    tier_col: str = "tier",
+    revenue_col: str = "revenue_12m",
+):
     """Bars of the share of accounts and the share of revenue in each tier."""
     ax = _axes(ax)
-    frame = pd.DataFrame({"tier": scored[tier_col],
-                          "revenue": features[revenue_col].reindex(scored.index).clip(lower=0)})
+    frame = pd.DataFrame(
+        {
+            "tier": scored[tier_col],
+            "revenue": features[revenue_col].reindex(scored.index).clip(lower=0),
+        }
+    )
     grouped = frame.groupby("tier", observed=False)["revenue"].agg(["size", "sum"])
     grouped = grouped.reindex(list(TIERS)).fillna(0)
-    shares = pd.DataFrame({"accounts": grouped["size"] / grouped["size"].sum(),
-                           "revenue": grouped["sum"] / grouped["sum"].sum()})
+    shares = pd.DataFrame(
+        {
+            "accounts": grouped["size"] / grouped["size"].sum(),
+            "revenue": grouped["sum"] / grouped["sum"].sum(),
+        }
+    )
     x = np.arange(len(TIERS))
     width = 0.38
     ax.bar(x - width / 2, shares["accounts"], width, color="#c7c7c7", label="share of accounts")
-    ax.bar(x + width / 2, shares["revenue"], width,
-           color=[TIER_COLOURS[t] for t in TIERS], label="share of revenue")
+    ax.bar(
+        x + width / 2,
+        shares["revenue"],
+        width,
+        color=[TIER_COLOURS[t] for t in TIERS],
+        label="share of revenue",
+    )
     ax.set_xticks(x, list(TIERS))
     ax.set_ylabel("share")
     ax.set_ylim(0, 1)
@@ -61,26 +83,45 @@ def revenue_by_tier(scored: pd.DataFrame, features: pd.DataFrame, ax=None, *,
     return ax
 
 
-def selection_matrix(scored: pd.DataFrame, ax=None, *, x: str = "strength",
-                     y: str = "attractiveness", tier_col: str = "tier"):
+def selection_matrix(
+    scored: pd.DataFrame,
+    ax=None,
+    *,
+    x: str = "strength",
+    y: str = "attractiveness",
+    tier_col: str = "tier",
+):
     """Scatter of account attractiveness × relative strength, split at the medians, with the
     four McDonald & Woodburn quadrant labels; points coloured by tier."""
     for col in (x, y):
         if col not in scored:
-            raise ValueError(f"scored has no {col!r} column: score with a rule set that has "
-                             f"axes (e.g. 'selection_matrix')")
+            raise ValueError(
+                f"scored has no {col!r} column: score with a rule set that has "
+                f"axes (e.g. 'selection_matrix')"
+            )
     ax = _axes(ax)
     for tier in TIERS:
         part = scored[scored[tier_col] == tier]
-        ax.scatter(part[x], part[y], s=18 if tier == "regular" else 36,
-                   color=TIER_COLOURS[tier], label=tier, alpha=0.8, edgecolors="none")
+        ax.scatter(
+            part[x],
+            part[y],
+            s=18 if tier == "regular" else 36,
+            color=TIER_COLOURS[tier],
+            label=tier,
+            alpha=0.8,
+            edgecolors="none",
+        )
     mx, my = scored[x].median(), scored[y].median()
     ax.axvline(mx, color="grey", linewidth=0.8)
     ax.axhline(my, color="grey", linewidth=0.8)
     x0, x1 = scored[x].min(), scored[x].max()
     y0, y1 = scored[y].min(), scored[y].max()
-    spots = {"strategic": (x1, y1, "right", "top"), "star": (x0, y1, "left", "top"),
-             "status": (x1, y0, "right", "bottom"), "streamline": (x0, y0, "left", "bottom")}
+    spots = {
+        "strategic": (x1, y1, "right", "top"),
+        "star": (x0, y1, "left", "top"),
+        "status": (x1, y0, "right", "bottom"),
+        "streamline": (x0, y0, "left", "bottom"),
+    }
     for quadrant in QUADRANTS:
         px, py, ha, va = spots[quadrant]
         ax.text(px, py, quadrant, ha=ha, va=va, fontsize=10, fontweight="bold", alpha=0.6)

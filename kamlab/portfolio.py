@@ -86,7 +86,8 @@ def _values(values, negative: str = "raise") -> np.ndarray:
         if negative == "raise":
             raise ValueError(
                 f"{int((arr < 0).sum())} negative value(s) (min {arr.min():g}); concentration "
-                f"needs non-negative values: pass negative='clip' to count them as 0")
+                f"needs non-negative values: pass negative='clip' to count them as 0"
+            )
         arr = np.clip(arr, 0.0, None)
     total = arr.sum()
     if not total > 0:
@@ -162,8 +163,9 @@ def pareto_share(values, top: float = 0.2, *, negative: str = "raise") -> float:
     return float(held / arr.sum())
 
 
-def concentration_summary(values, *, tops: Sequence[float] = (0.01, 0.1, 0.2),
-                          negative: str = "raise") -> pd.Series:
+def concentration_summary(
+    values, *, tops: Sequence[float] = (0.01, 0.1, 0.2), negative: str = "raise"
+) -> pd.Series:
     """The concentration measures of one portfolio in one Series.
 
     Returns
@@ -178,8 +180,13 @@ def concentration_summary(values, *, tops: Sequence[float] = (0.01, 0.1, 0.2),
     desc = np.sort(arr)[::-1]
     cum = np.cumsum(desc) / desc.sum()
     k80 = int(np.searchsorted(cum, 0.8 - 1e-12) + 1)
-    out = {"accounts": float(arr.size), "total": float(arr.sum()),
-           "gini": gini(arr), "hhi": hhi(arr), "equivalent_accounts": 1.0 / hhi(arr)}
+    out = {
+        "accounts": float(arr.size),
+        "total": float(arr.sum()),
+        "gini": gini(arr),
+        "hhi": hhi(arr),
+        "equivalent_accounts": 1.0 / hhi(arr),
+    }
     for top in tops:
         out[f"top_{top * 100:g}pct_share"] = pareto_share(arr, top)
     out["accounts_for_80pct"] = float(k80)
@@ -272,8 +279,10 @@ def revenue_retention(
     r2 = _period_revenue(transactions, p2, **kw)
     result = _retention(r1, r2)
     if result["accounts"] == 0:
-        raise ValueError(f"no account has positive revenue in period1 "
-                         f"[{p1[0].date()}, {p1[1].date()}); retention is undefined")
+        raise ValueError(
+            f"no account has positive revenue in period1 "
+            f"[{p1[0].date()}, {p1[1].date()}); retention is undefined"
+        )
     return pd.Series(result, name="retention", dtype=object)
 
 
@@ -310,9 +319,12 @@ def cohort_retention(dataset: Dataset, periods: Sequence | None = None) -> pd.Da
     tx = dataset.transactions
     if periods is None:
         first, last = tx["date"].min(), tx["date"].max()
-        years = [y for y in range(first.year, last.year + 1)
-                 if pd.Timestamp(y, 1, 1) >= first.normalize()
-                 and pd.Timestamp(y, 12, 31) <= last.normalize()]
+        years = [
+            y
+            for y in range(first.year, last.year + 1)
+            if pd.Timestamp(y, 1, 1) >= first.normalize()
+            and pd.Timestamp(y, 12, 31) <= last.normalize()
+        ]
         periods = [(f"{y}-01-01", f"{y + 1}-01-01") for y in years]
         labels = [str(y) for y in years]
         if len(periods) < 2:

@@ -63,8 +63,9 @@ def _check_designated(designated: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # dates
 # --------------------------------------------------------------------------------------------
-def review_dates(cutoff, previous_cutoff, start, end=None, *, min_history_days: int = 365,
-                 max_reviews: int = 6) -> list[pd.Timestamp]:
+def review_dates(
+    cutoff, previous_cutoff, start, end=None, *, min_history_days: int = 365, max_reviews: int = 6
+) -> list[pd.Timestamp]:
     """The review dates: this one, the previous one and earlier ones at the same spacing.
 
     Parameters
@@ -95,15 +96,17 @@ def review_dates(cutoff, previous_cutoff, start, end=None, *, min_history_days: 
     now, before = pd.Timestamp(cutoff).normalize(), pd.Timestamp(previous_cutoff).normalize()
     start = pd.Timestamp(start).normalize()
     if before >= now:
-        raise ValueError(f"previous_cutoff {before.date()} must be before cutoff {now.date()}: "
-                         f"the previous review compares the list with an earlier date (pass "
-                         f"e.g. previous_cutoff={(now - pd.DateOffset(months=6)).date()})")
+        raise ValueError(
+            f"previous_cutoff {before.date()} must be before cutoff {now.date()}: "
+            f"the previous review compares the list with an earlier date (pass "
+            f"e.g. previous_cutoff={(now - pd.DateOffset(months=6)).date()})"
+        )
     if before <= start:
-        raise ValueError(f"previous_cutoff {before.date()} must be after the data's first date "
-                         f"{start.date()}")
+        raise ValueError(
+            f"previous_cutoff {before.date()} must be after the data's first date {start.date()}"
+        )
     if end is not None and now > pd.Timestamp(end).normalize() + _DAY:
-        raise ValueError(f"cutoff {now.date()} is after the data's end "
-                         f"{pd.Timestamp(end).date()}")
+        raise ValueError(f"cutoff {now.date()} is after the data's end {pd.Timestamp(end).date()}")
     if max_reviews < 2:
         raise ValueError(f"max_reviews must be at least 2, got {max_reviews}")
     months = (now.year - before.year) * 12 + now.month - before.month
@@ -119,7 +122,9 @@ def review_dates(cutoff, previous_cutoff, start, end=None, *, min_history_days: 
 # --------------------------------------------------------------------------------------------
 # the current list
 # --------------------------------------------------------------------------------------------
-def tier_overview(scored: pd.DataFrame, revenue: pd.Series, *, tier_col: str = "tier") -> pd.DataFrame:
+def tier_overview(
+    scored: pd.DataFrame, revenue: pd.Series, *, tier_col: str = "tier"
+) -> pd.DataFrame:
     """Accounts and revenue per tier.
 
     Parameters
@@ -139,8 +144,9 @@ def tier_overview(scored: pd.DataFrame, revenue: pd.Series, *, tier_col: str = "
     tiers = _tiers(scored, tier_col)
     money = revenue.reindex(tiers.index).fillna(0.0).clip(lower=0.0).astype(float)
     grouped = money.groupby(tiers, observed=False).agg(["size", "sum"]).reindex(list(TIERS))
-    out = pd.DataFrame({"accounts": grouped["size"].fillna(0).astype(int),
-                        "revenue": grouped["sum"].fillna(0.0)})
+    out = pd.DataFrame(
+        {"accounts": grouped["size"].fillna(0).astype(int), "revenue": grouped["sum"].fillna(0.0)}
+    )
     out.loc["total"] = [int(out["accounts"].sum()), float(out["revenue"].sum())]
     out["accounts"] = out["accounts"].astype(int)
     n, total = out.loc["total", "accounts"], out.loc["total", "revenue"]
@@ -153,8 +159,13 @@ def tier_overview(scored: pd.DataFrame, revenue: pd.Series, *, tier_col: str = "
 # --------------------------------------------------------------------------------------------
 # changes since the previous review
 # --------------------------------------------------------------------------------------------
-def review_changes(previous_scored, current_scored, *, tier_col: str = "tier",
-                   designated: Sequence[str] = DESIGNATED) -> pd.DataFrame:
+def review_changes(
+    previous_scored,
+    current_scored,
+    *,
+    tier_col: str = "tier",
+    designated: Sequence[str] = DESIGNATED,
+) -> pd.DataFrame:
     """Each account's tier at the previous and at this review, and the kind of change.
 
     Parameters
@@ -181,15 +192,30 @@ def review_changes(previous_scored, current_scored, *, tier_col: str = "tier",
     ids = before.index.union(now.index)
     a, b = before.reindex(ids), now.reindex(ids)
     code_a, code_b = a.cat.codes.to_numpy(), b.cat.codes.to_numpy()
-    change = np.select([code_a < 0, code_b < 0, code_b > code_a, code_b < code_a],
-                       ["new", "lost", "promoted", "demoted"], "unchanged")
-    out = pd.DataFrame({"previous_tier": a, "current_tier": b,
-                        "change": pd.Categorical(change, categories=list(CHANGES)),
-                        "designated_before": a.isin(keys).to_numpy(),
-                        "designated_now": b.isin(keys).to_numpy()}, index=ids)
+    change = np.select(
+        [code_a < 0, code_b < 0, code_b > code_a, code_b < code_a],
+        ["new", "lost", "promoted", "demoted"],
+        "unchanged",
+    )
+    out = pd.DataFrame(
+        {
+            "previous_tier": a,
+            "current_tier": b,
+            "change": pd.Categorical(change, categories=list(CHANGES)),
+            "designated_before": a.isin(keys).to_numpy(),
+            "designated_now": b.isin(keys).to_numpy(),
+        },
+        index=ids,
+    )
     out.index.name = "account_id"
-    order = pd.DataFrame({"change": out["change"].cat.codes, "tier": -np.maximum(code_b, code_a),
-                          "id": out.index.astype(str)}, index=out.index)
+    order = pd.DataFrame(
+        {
+            "change": out["change"].cat.codes,
+            "tier": -np.maximum(code_b, code_a),
+            "id": out.index.astype(str),
+        },
+        index=out.index,
+    )
     order = order.sort_values(["change", "tier", "id"], kind="mergesort")
     return out.loc[order.index]
 
@@ -197,9 +223,15 @@ def review_changes(previous_scored, current_scored, *, tier_col: str = "tier",
 # --------------------------------------------------------------------------------------------
 # risk and value
 # --------------------------------------------------------------------------------------------
-def at_risk_accounts(scored: pd.DataFrame, churn_probability: pd.Series, *, base_rate: float,
-                     factor: float = 2.0, tier_col: str = "tier",
-                     designated: Sequence[str] = DESIGNATED) -> pd.DataFrame:
+def at_risk_accounts(
+    scored: pd.DataFrame,
+    churn_probability: pd.Series,
+    *,
+    base_rate: float,
+    factor: float = 2.0,
+    tier_col: str = "tier",
+    designated: Sequence[str] = DESIGNATED,
+) -> pd.DataFrame:
     """Designated accounts ranked by churn probability, flagged when well above the base rate.
 
     Parameters
@@ -232,8 +264,9 @@ def at_risk_accounts(scored: pd.DataFrame, churn_probability: pd.Series, *, base
     out["relative_risk"] = out["churn_probability"] / base_rate
     out["at_risk"] = out["churn_probability"] >= factor * base_rate
     out.index.name = "account_id"
-    order = pd.DataFrame({"p": -out["churn_probability"], "id": out.index.astype(str)},
-                         index=out.index).sort_values(["p", "id"], kind="mergesort")
+    order = pd.DataFrame(
+        {"p": -out["churn_probability"], "id": out.index.astype(str)}, index=out.index
+    ).sort_values(["p", "id"], kind="mergesort")
     out = out.loc[order.index]
     out.attrs.update(base_rate=float(base_rate), factor=float(factor))
     return out
@@ -241,14 +274,21 @@ def at_risk_accounts(scored: pd.DataFrame, churn_probability: pd.Series, *, base
 
 def _ranks(values: pd.Series) -> pd.Series:
     """1 = highest value; ties broken by account id."""
-    order = pd.DataFrame({"v": -values.to_numpy(), "id": values.index.astype(str)},
-                         index=values.index).sort_values(["v", "id"], kind="mergesort")
+    order = pd.DataFrame(
+        {"v": -values.to_numpy(), "id": values.index.astype(str)}, index=values.index
+    ).sort_values(["v", "id"], kind="mergesort")
     return pd.Series(np.arange(1, len(order) + 1), index=order.index).reindex(values.index)
 
 
-def tier_value_mismatch(scored: pd.DataFrame, value: pd.Series, *, top_share: float | None = None,
-                        low_quantile: float = 0.5, tier_col: str = "tier",
-                        designated: Sequence[str] = DESIGNATED) -> pd.DataFrame:
+def tier_value_mismatch(
+    scored: pd.DataFrame,
+    value: pd.Series,
+    *,
+    top_share: float | None = None,
+    low_quantile: float = 0.5,
+    tier_col: str = "tier",
+    designated: Sequence[str] = DESIGNATED,
+) -> pd.DataFrame:
     """Accounts whose tier disagrees with their expected value (CLV).
 
     Two kinds of mismatch:
@@ -297,23 +337,42 @@ def tier_value_mismatch(scored: pd.DataFrame, value: pd.Series, *, top_share: fl
     low = float(vals.quantile(low_quantile))
     high_regular = (rank <= n_top) & ~is_key
     low_key = is_key & (vals < low)
-    out = pd.DataFrame({"tier": tiers, "value": vals, "value_rank": rank,
-                        "value_percentile": vals.rank(method="max") / n})
-    out["mismatch"] = np.where(high_regular, "high-value regular",
-                               np.where(low_key, "low-value key", ""))
+    out = pd.DataFrame(
+        {
+            "tier": tiers,
+            "value": vals,
+            "value_rank": rank,
+            "value_percentile": vals.rank(method="max") / n,
+        }
+    )
+    out["mismatch"] = np.where(
+        high_regular, "high-value regular", np.where(low_key, "low-value key", "")
+    )
     out = out[high_regular | low_key]
     out.index.name = "account_id"
-    order = pd.DataFrame({"kind": (out["mismatch"] == "low-value key").astype(int),
-                          "r": np.where(out["mismatch"] == "low-value key", -out["value_rank"],
-                                        out["value_rank"])}, index=out.index)
+    order = pd.DataFrame(
+        {
+            "kind": (out["mismatch"] == "low-value key").astype(int),
+            "r": np.where(
+                out["mismatch"] == "low-value key", -out["value_rank"], out["value_rank"]
+            ),
+        },
+        index=out.index,
+    )
     out = out.loc[order.sort_values(["kind", "r"], kind="mergesort").index]
     out.attrs.update(n=n, n_top=n_top, low_threshold=low, missing_value=int((~ok).sum()))
     return out
 
 
-def model_additions(scored: pd.DataFrame, learned_scores: pd.Series, k: int | None = None, *,
-                    tier_col: str = "tier", rank_col: str = "rank",
-                    designated: Sequence[str] = DESIGNATED) -> pd.DataFrame:
+def model_additions(
+    scored: pd.DataFrame,
+    learned_scores: pd.Series,
+    k: int | None = None,
+    *,
+    tier_col: str = "tier",
+    rank_col: str = "rank",
+    designated: Sequence[str] = DESIGNATED,
+) -> pd.DataFrame:
     """Accounts a learned model would put on the key list that the rule set leaves off.
 
     Parameters
@@ -344,8 +403,13 @@ def model_additions(scored: pd.DataFrame, learned_scores: pd.Series, k: int | No
     rank = _ranks(learned)
     top = rank.index[rank <= k]
     additions = top[~is_key.reindex(top).to_numpy()]
-    out = pd.DataFrame({"learned_score": learned[additions], "learned_rank": rank[additions],
-                        "tier": tiers[additions]})
+    out = pd.DataFrame(
+        {
+            "learned_score": learned[additions],
+            "learned_rank": rank[additions],
+            "tier": tiers[additions],
+        }
+    )
     if isinstance(scored, pd.DataFrame) and rank_col in scored:
         out["rule_rank"] = scored.loc[additions, rank_col]
     out.index.name = "account_id"
@@ -385,20 +449,36 @@ def tier_streaks(history: pd.DataFrame, *, designated: Sequence[str] = DESIGNATE
     held = np.where(same.all(axis=1), same.shape[1], same.argmin(axis=1))
     desig = np.isin(values, keys)
     kept = np.where(desig.all(axis=1), desig.shape[1], desig.argmin(axis=1))
-    out = pd.DataFrame({"tier": latest.astype(TIER_DTYPE), "reviews_in_tier": held.astype(int),
-                        "reviews_designated": kept.astype(int),
-                        "always": held == same.shape[1]}, index=latest.index)
+    out = pd.DataFrame(
+        {
+            "tier": latest.astype(TIER_DTYPE),
+            "reviews_in_tier": held.astype(int),
+            "reviews_designated": kept.astype(int),
+            "always": held == same.shape[1],
+        },
+        index=latest.index,
+    )
     out.index.name = history.index.name or "account_id"
     out.attrs["n_reviews"] = int(history.shape[1])
     return out
 
 
-def review_checklist(scored: pd.DataFrame, *, size_scored: pd.DataFrame, changes: pd.DataFrame,
-                     streaks: pd.DataFrame, features: pd.DataFrame | None = None,
-                     strategic_cap: float, key_cap: float, size_overlap_limit: float = 0.8,
-                     no_qbr_limit: float = 0.0, tier_col: str = "tier",
-                     manager_col: str = "account_manager", qbr_col: str = "qbr_12m",
-                     designated: Sequence[str] = DESIGNATED) -> pd.DataFrame:
+def review_checklist(
+    scored: pd.DataFrame,
+    *,
+    size_scored: pd.DataFrame,
+    changes: pd.DataFrame,
+    streaks: pd.DataFrame,
+    features: pd.DataFrame | None = None,
+    strategic_cap: float,
+    key_cap: float,
+    size_overlap_limit: float = 0.8,
+    no_qbr_limit: float = 0.0,
+    tier_col: str = "tier",
+    manager_col: str = "account_manager",
+    qbr_col: str = "qbr_12m",
+    designated: Sequence[str] = DESIGNATED,
+) -> pd.DataFrame:
     """The review against the classic key-account mistakes of the seed documents.
 
     Parameters
@@ -438,51 +518,113 @@ def review_checklist(scored: pd.DataFrame, *, size_scored: pd.DataFrame, changes
     rows = []
 
     def add(mistake, check, value, limit, unit, status):
-        rows.append({"mistake": mistake, "check": check, "value": value, "limit": limit,
-                     "unit": unit, "status": status})
+        rows.append(
+            {
+                "mistake": mistake,
+                "check": check,
+                "value": value,
+                "limit": limit,
+                "unit": unit,
+                "status": status,
+            }
+        )
 
     def limited(value, limit):
         return "ok" if value <= limit + 1e-12 else "watch"
 
     key_share = n_key / n if n else np.nan
     strat_share = float((tiers == "strategic").mean()) if n else np.nan
-    add("too many key accounts", "share of accounts designated key or strategic", key_share,
-        key_cap, "share", limited(key_share, key_cap))
-    add("too many key accounts", "share of accounts designated strategic", strat_share,
-        strategic_cap, "share", limited(strat_share, strategic_cap))
+    add(
+        "too many key accounts",
+        "share of accounts designated key or strategic",
+        key_share,
+        key_cap,
+        "share",
+        limited(key_share, key_cap),
+    )
+    add(
+        "too many key accounts",
+        "share of accounts designated strategic",
+        strat_share,
+        strategic_cap,
+        "share",
+        limited(strat_share, strategic_cap),
+    )
 
     size_key = _tiers(size_scored, tier_col).reindex(tiers.index).isin(keys)
     overlap = float((size_key & is_key).sum() / n_key) if n_key else np.nan
-    add("size alone", "share of the key list the size-only (80/20) rule would also pick",
-        overlap, size_overlap_limit, "share",
-        "n/a" if np.isnan(overlap) else limited(overlap, size_overlap_limit))
+    add(
+        "size alone",
+        "share of the key list the size-only (80/20) rule would also pick",
+        overlap,
+        size_overlap_limit,
+        "share",
+        "n/a" if np.isnan(overlap) else limited(overlap, size_overlap_limit),
+    )
 
-    moved = changes[(changes["designated_before"] | changes["designated_now"])
-                    & (changes["change"].astype(str) != "unchanged")]
-    add("set and forget", "accounts entering, leaving or moving within the key list since "
-        "the previous review", float(len(moved)), np.nan, "accounts",
-        "act" if len(moved) else "ok")
+    moved = changes[
+        (changes["designated_before"] | changes["designated_now"])
+        & (changes["change"].astype(str) != "unchanged")
+    ]
+    add(
+        "set and forget",
+        "accounts entering, leaving or moving within the key list since the previous review",
+        float(len(moved)),
+        np.nan,
+        "accounts",
+        "act" if len(moved) else "ok",
+    )
     held = streaks.reindex(tiers.index[is_key])
     n_reviews = int(streaks.attrs.get("n_reviews", 0))
-    add("set and forget", f"key accounts in the same tier at all {n_reviews} reviews",
-        float(held["always"].fillna(False).sum()), np.nan, "accounts", "info")
+    add(
+        "set and forget",
+        f"key accounts in the same tier at all {n_reviews} reviews",
+        float(held["always"].fillna(False).sum()),
+        np.nan,
+        "accounts",
+        "info",
+    )
 
     feats = features if features is not None else pd.DataFrame(index=tiers.index)
     if qbr_col in feats and feats[qbr_col].reindex(tiers.index[is_key]).notna().any():
         qbr = feats[qbr_col].reindex(tiers.index[is_key])
         share = float((qbr.fillna(0) <= 0).mean())
-        add("under-resourcing", "share of key accounts without a QBR in the last 12 months",
-            share, no_qbr_limit, "share", limited(share, no_qbr_limit))
+        add(
+            "under-resourcing",
+            "share of key accounts without a QBR in the last 12 months",
+            share,
+            no_qbr_limit,
+            "share",
+            limited(share, no_qbr_limit),
+        )
     else:
-        add("under-resourcing", "share of key accounts without a QBR in the last 12 months",
-            np.nan, no_qbr_limit, "share", "n/a")
+        add(
+            "under-resourcing",
+            "share of key accounts without a QBR in the last 12 months",
+            np.nan,
+            no_qbr_limit,
+            "share",
+            "n/a",
+        )
     if manager_col in feats and feats[manager_col].reindex(tiers.index[is_key]).notna().any():
         load = feats[manager_col].reindex(tiers.index[is_key]).value_counts()
-        add("under-resourcing", "most key accounts handled by one account manager",
-            float(load.max()), np.nan, "accounts", "info")
+        add(
+            "under-resourcing",
+            "most key accounts handled by one account manager",
+            float(load.max()),
+            np.nan,
+            "accounts",
+            "info",
+        )
     else:
-        add("under-resourcing", "most key accounts handled by one account manager", np.nan,
-            np.nan, "accounts", "n/a")
+        add(
+            "under-resourcing",
+            "most key accounts handled by one account manager",
+            np.nan,
+            np.nan,
+            "accounts",
+            "n/a",
+        )
     return pd.DataFrame(rows)
 
 
@@ -500,12 +642,20 @@ def _ids(index, k: int = 3) -> str:
     return ", ".join(items) + (f" and {more} more" if more > 0 else "")
 
 
-def review_summary(*, cutoff, previous_cutoff, scored: pd.DataFrame, changes: pd.DataFrame,
-                   checklist: pd.DataFrame, at_risk: pd.DataFrame | None = None,
-                   mismatches: pd.DataFrame | None = None,
-                   additions: pd.DataFrame | None = None,
-                   skipped: Mapping[str, str] | None = None, tier_col: str = "tier",
-                   designated: Sequence[str] = DESIGNATED) -> str:
+def review_summary(
+    *,
+    cutoff,
+    previous_cutoff,
+    scored: pd.DataFrame,
+    changes: pd.DataFrame,
+    checklist: pd.DataFrame,
+    at_risk: pd.DataFrame | None = None,
+    mismatches: pd.DataFrame | None = None,
+    additions: pd.DataFrame | None = None,
+    skipped: Mapping[str, str] | None = None,
+    tier_col: str = "tier",
+    designated: Sequence[str] = DESIGNATED,
+) -> str:
     """The review in one paragraph.
 
     Parameters
@@ -536,34 +686,47 @@ def review_summary(*, cutoff, previous_cutoff, scored: pd.DataFrame, changes: pd
     counts = counts.astype(str).value_counts()
     entered = int((changes["designated_now"] & ~changes["designated_before"]).sum())
     left = int((changes["designated_before"] & ~changes["designated_now"]).sum())
-    parts = [f"Review as of {now}: {n_key} of {len(tiers)} accounts are designated key or "
-             f"strategic ({n_strat} strategic)."]
-    parts.append(f"Since the review of {before}, {_n(entered, 'account')} entered the key list "
-                 f"and {left} left it ({_n(int(counts.get('promoted', 0)), 'promotion')}, "
-                 f"{_n(int(counts.get('demoted', 0)), 'demotion')}, "
-                 f"{int(counts.get('new', 0))} new and {int(counts.get('lost', 0))} lost).")
+    parts = [
+        f"Review as of {now}: {n_key} of {len(tiers)} accounts are designated key or "
+        f"strategic ({n_strat} strategic)."
+    ]
+    parts.append(
+        f"Since the review of {before}, {_n(entered, 'account')} entered the key list "
+        f"and {left} left it ({_n(int(counts.get('promoted', 0)), 'promotion')}, "
+        f"{_n(int(counts.get('demoted', 0)), 'demotion')}, "
+        f"{int(counts.get('new', 0))} new and {int(counts.get('lost', 0))} lost)."
+    )
     if at_risk is not None:
         flagged = at_risk[at_risk["at_risk"]]
         factor = at_risk.attrs.get("factor", 2.0)
-        parts.append(f"{_n(len(flagged), 'key account')} {'has' if len(flagged) == 1 else 'have'}"
-                     f" at least {factor:g} times the base churn risk"
-                     + (f": {_ids(flagged.index)}." if len(flagged) else "."))
+        parts.append(
+            f"{_n(len(flagged), 'key account')} {'has' if len(flagged) == 1 else 'have'}"
+            f" at least {factor:g} times the base churn risk"
+            + (f": {_ids(flagged.index)}." if len(flagged) else ".")
+        )
     if mismatches is not None:
         high = mismatches[mismatches["mismatch"] == "high-value regular"]
         low = mismatches[mismatches["mismatch"] == "low-value key"]
-        parts.append(f"By CLV, {_n(len(high), 'regular account')} "
-                     f"{'ranks' if len(high) == 1 else 'rank'} among the most valuable"
-                     + (f" ({_ids(high.index)})" if len(high) else "")
-                     + f" and {_n(len(low), 'key account')} "
-                     f"{'is' if len(low) == 1 else 'are'} worth less than the median account.")
+        parts.append(
+            f"By CLV, {_n(len(high), 'regular account')} "
+            f"{'ranks' if len(high) == 1 else 'rank'} among the most valuable"
+            + (f" ({_ids(high.index)})" if len(high) else "")
+            + f" and {_n(len(low), 'key account')} "
+            f"{'is' if len(low) == 1 else 'are'} worth less than the median account."
+        )
     if additions is not None:
-        parts.append(f"The learned growth model would add {_n(len(additions), 'account')} to a "
-                     f"list of {additions.attrs.get('k', n_key)}"
-                     + (f", first {_ids(additions.index)}." if len(additions) else "."))
+        parts.append(
+            f"The learned growth model would add {_n(len(additions), 'account')} to a "
+            f"list of {additions.attrs.get('k', n_key)}"
+            + (f", first {_ids(additions.index)}." if len(additions) else ".")
+        )
     flags = checklist[checklist["status"].isin(["watch", "act"])]
     if len(flags):
-        parts.append("Checklist: " + "; ".join(f"{r.mistake}: {r.status} ({r.check})"
-                                                 for r in flags.itertuples()) + ".")
+        parts.append(
+            "Checklist: "
+            + "; ".join(f"{r.mistake}: {r.status} ({r.check})" for r in flags.itertuples())
+            + "."
+        )
     else:
         parts.append("Checklist: no classic mistake flagged.")
     if skipped:

@@ -47,8 +47,20 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 _NUMBERED = re.compile(r"^(\d\d)_.+\.ipynb$")
 #: Parameters every notebook may declare; -p and the shared section of --params set them.
 SHARED_PARAMETERS = ("data_dir", "cutoff", "horizon_days", "seed")
-REPORTED_PACKAGES = ("kamlab", "pandas", "numpy", "scipy", "scikit-learn", "statsmodels",
-                     "matplotlib", "seaborn", "pandera", "pyarrow", "papermill", "nbconvert")
+REPORTED_PACKAGES = (
+    "kamlab",
+    "pandas",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "statsmodels",
+    "matplotlib",
+    "seaborn",
+    "pandera",
+    "pyarrow",
+    "papermill",
+    "nbconvert",
+)
 
 
 class RunFailed(RuntimeError):
@@ -68,8 +80,10 @@ def find_notebooks(folder: Path = NOTEBOOK_DIR, selection: Sequence[str] | None 
         chosen = [p for p in books if p.stem in wanted or p.name[:2] in wanted]
         unknown = wanted - {p.stem for p in chosen} - {p.name[:2] for p in chosen}
         if unknown:
-            raise ValueError(f"no notebook matches {', '.join(sorted(unknown))}; available: "
-                             f"{', '.join(p.stem for p in books)}")
+            raise ValueError(
+                f"no notebook matches {', '.join(sorted(unknown))}; available: "
+                f"{', '.join(p.stem for p in books)}"
+            )
         books = chosen
     return books
 
@@ -98,9 +112,12 @@ def _coalesce_streams(outputs: list) -> list:
     merged: list = []
     for output in outputs:
         previous = merged[-1] if merged else None
-        if (output.get("output_type") == "stream" and previous is not None
-                and previous.get("output_type") == "stream"
-                and previous.get("name") == output.get("name")):
+        if (
+            output.get("output_type") == "stream"
+            and previous is not None
+            and previous.get("output_type") == "stream"
+            and previous.get("name") == output.get("name")
+        ):
             previous["text"] = "".join(previous["text"]) + "".join(output["text"])
         else:
             merged.append(output)
@@ -126,22 +143,31 @@ def _kernel_manager_class():
     return LoggedKernelManager
 
 
-def execute_notebook(src, dst, parameters: Mapping[str, object] | None = None,
-                     cwd: str | os.PathLike | None = None) -> Path:
+def execute_notebook(
+    src, dst, parameters: Mapping[str, object] | None = None, cwd: str | os.PathLike | None = None
+) -> Path:
     """Execute ``src`` with papermill into ``dst`` (may equal ``src``) and strip volatile
     metadata."""
     import papermill as pm
 
     src, dst = Path(src), Path(dst)
-    pm.execute_notebook(str(src), str(dst), parameters=dict(parameters or {}) or None,
-                        cwd=str(cwd or src.parent), progress_bar=False, log_output=False,
-                        kernel_name="python3", kernel_manager_class=_kernel_manager_class())
+    pm.execute_notebook(
+        str(src),
+        str(dst),
+        parameters=dict(parameters or {}) or None,
+        cwd=str(cwd or src.parent),
+        progress_bar=False,
+        log_output=False,
+        kernel_name="python3",
+        kernel_manager_class=_kernel_manager_class(),
+    )
     strip_volatile_metadata(dst)
     return dst
 
 
-def refresh_notebooks(selection: Sequence[str] | None = None,
-                      folder: Path = NOTEBOOK_DIR) -> list[Path]:
+def refresh_notebooks(
+    selection: Sequence[str] | None = None, folder: Path = NOTEBOOK_DIR
+) -> list[Path]:
     """Re-execute the committed notebooks in place with their default parameters (what nbval
     compares against)."""
     books = find_notebooks(folder, selection)
@@ -173,8 +199,9 @@ def declared_parameters(notebook: Path) -> dict:
     return {name: spec.get("default") for name, spec in pm.inspect_notebook(str(notebook)).items()}
 
 
-def resolve_parameters(books: Sequence[Path], params_file=None,
-                       overrides: Mapping[str, object] | None = None) -> dict[str, dict]:
+def resolve_parameters(
+    books: Sequence[Path], params_file=None, overrides: Mapping[str, object] | None = None
+) -> dict[str, dict]:
     """The parameters to inject into each notebook.
 
     ``params_file`` (YAML) holds shared parameters at the top level and per-notebook ones under
@@ -197,9 +224,11 @@ def resolve_parameters(books: Sequence[Path], params_file=None,
     known = set().union(*(d.keys() for d in declared.values())) if declared else set()
     unknown = sorted(set(shared) - known - {"data_dir"})
     if unknown:
-        raise ValueError(f"unknown parameter{'s' if len(unknown) > 1 else ''} "
-                         f"{', '.join(unknown)}; the selected notebooks declare: "
-                         f"{', '.join(sorted(known))}")
+        raise ValueError(
+            f"unknown parameter{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(unknown)}; the selected notebooks declare: "
+            f"{', '.join(sorted(known))}"
+        )
     resolved = {}
     for book in books:
         specific = {**config.get(book.name[:2], {}), **config.get(book.stem, {})}
@@ -211,8 +240,14 @@ def resolve_parameters(books: Sequence[Path], params_file=None,
     return resolved
 
 
-DATE_PARAMETERS = ("cutoff", "horizon_days", "review_cutoff", "previous_cutoff", "cutoffs",
-                   "calibration_end")
+DATE_PARAMETERS = (
+    "cutoff",
+    "horizon_days",
+    "review_cutoff",
+    "previous_cutoff",
+    "cutoffs",
+    "calibration_end",
+)
 
 
 def data_defaults(start, end) -> dict:
@@ -226,8 +261,11 @@ def data_defaults(start, end) -> dict:
     middle = start + (end - start) / 2
     cutoff = (middle + pd.Timedelta(days=15)).to_period("M").start_time
     earliest = start + pd.Timedelta(days=90)
-    cutoffs = [c for c in (cutoff - pd.DateOffset(months=6), cutoff - pd.DateOffset(months=3),
-                           cutoff) if c >= earliest]
+    cutoffs = [
+        c
+        for c in (cutoff - pd.DateOffset(months=6), cutoff - pd.DateOffset(months=3), cutoff)
+        if c >= earliest
+    ]
     review = max(cutoff - pd.DateOffset(months=3), earliest)
     return {
         "cutoff": cutoff.date().isoformat(),
@@ -244,33 +282,41 @@ def _fits(defaults: Mapping, start, end) -> bool:
     import pandas as pd
 
     start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
-    dates = [defaults[k] for k in ("cutoff", "review_cutoff", "previous_cutoff",
-                                   "calibration_end") if k in defaults]
+    dates = [
+        defaults[k]
+        for k in ("cutoff", "review_cutoff", "previous_cutoff", "calibration_end")
+        if k in defaults
+    ]
     dates += list(defaults.get("cutoffs") or [])
     horizon = pd.Timedelta(days=int(defaults.get("horizon_days") or 0))
-    return all(start < pd.Timestamp(d) and pd.Timestamp(d) + horizon <= end + pd.Timedelta(days=1)
-               for d in dates)
+    return all(
+        start < pd.Timestamp(d) and pd.Timestamp(d) + horizon <= end + pd.Timedelta(days=1)
+        for d in dates
+    )
 
 
-def adapt_time_parameters(books, resolved: dict[str, dict], overrides: Mapping, start, end,
-                          progress: bool = True) -> dict[str, dict]:
+def adapt_time_parameters(
+    books, resolved: dict[str, dict], overrides: Mapping, start, end, progress: bool = True
+) -> dict[str, dict]:
     """Replace a notebook's default dates with :func:`data_defaults` when they do not fit the
     data (e.g. the sample's 2024 cutoff on 2011 invoices); explicit overrides always win."""
     fitted = data_defaults(start, end)
     for book in books:
         declared = declared_parameters(book)
         defaults = {k: _literal(declared[k]) for k in DATE_PARAMETERS if k in declared}
-        own = {**defaults,
-               **{k: v for k, v in resolved[book.stem].items() if k in DATE_PARAMETERS}}
+        own = {**defaults, **{k: v for k, v in resolved[book.stem].items() if k in DATE_PARAMETERS}}
         _keep_reviews_before_cutoff(book, defaults, own, resolved[book.stem], overrides)
         if not own or _fits(own, start, end):
             continue
         chosen = {k: fitted[k] for k in own if k not in overrides}
         resolved[book.stem].update(chosen)
         if progress and chosen:
-            print(f"{book.stem}: its default dates do not fit the data "
-                  f"({pd_date(start)} … {pd_date(end)}); using "
-                  + ", ".join(f"{k}={v}" for k, v in chosen.items()), file=sys.stderr)
+            print(
+                f"{book.stem}: its default dates do not fit the data "
+                f"({pd_date(start)} … {pd_date(end)}); using "
+                + ", ".join(f"{k}={v}" for k, v in chosen.items()),
+                file=sys.stderr,
+            )
     return resolved
 
 
@@ -308,8 +354,13 @@ def pd_date(value) -> str:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=NOTEBOOK_DIR.parent,
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=NOTEBOOK_DIR.parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -329,14 +380,15 @@ def _versions() -> dict[str, str]:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def _export_html(notebook: Path, target: Path) -> None:
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(exclude_input=True, exclude_input_prompt=True,
-                            exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+    )
     body, _ = exporter.from_filename(str(notebook))
     atomic_write(target, lambda tmp: tmp.write_text(body, encoding="utf-8"))
 
@@ -388,8 +440,9 @@ def _prepare_data(data: str | os.PathLike, staging: Path):
         from kamlab.datasets import write_dataset
 
         write_dataset(dataset, folder)
-        inputs = [source] if source.is_file() else sorted(p for p in source.rglob("*")
-                                                          if p.is_file())
+        inputs = (
+            [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        )
     else:
         folder = Path(text).expanduser().resolve()
         dataset = load_dataset(folder)  # refuse data that break the contract before running
@@ -454,10 +507,12 @@ def run_notebooks(
     started = _now()
     folder, dataset, inputs = _prepare_data(data, staging)
     ledger = dataset.ledger
-    per_book = resolve_parameters(books, params_file, {**(parameters or {}),
-                                                       "data_dir": str(folder)})
-    per_book = adapt_time_parameters(books, per_book, parameters or {}, dataset.start,
-                                     dataset.end, progress)
+    per_book = resolve_parameters(
+        books, params_file, {**(parameters or {}), "data_dir": str(folder)}
+    )
+    per_book = adapt_time_parameters(
+        books, per_book, parameters or {}, dataset.start, dataset.end, progress
+    )
     manifest = {
         "kamlab_version": _versions().get("kamlab"),
         "git_commit": _git_commit(),
@@ -466,8 +521,13 @@ def run_notebooks(
         "data_quality_ledger": ledger.to_dict("records"),
         # Effective values (the notebook's defaults with the injected ones on top), and what
         # was injected, so a run can be repeated exactly.
-        "parameters": {b.stem: {**{k: _literal(v) for k, v in declared_parameters(b).items()},
-                                **per_book[b.stem]} for b in books},
+        "parameters": {
+            b.stem: {
+                **{k: _literal(v) for k, v in declared_parameters(b).items()},
+                **per_book[b.stem],
+            }
+            for b in books
+        },
         "injected_parameters": per_book,
         "packages": _versions(),
         "started": started,
@@ -480,16 +540,22 @@ def run_notebooks(
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             threads = max(1, (os.cpu_count() or 1) // jobs)
-            futures = [pool.submit(_run_one, str(b), str(staging), per_book[b.stem], threads)
-                       for b in books]
-            for book, future in zip(books, futures):
+            futures = [
+                pool.submit(_run_one, str(b), str(staging), per_book[b.stem], threads)
+                for b in books
+            ]
+            for future in futures:
                 results.append(future.result())
                 _report(results[-1], len(results), len(books), progress)
     else:
         for book in books:
             if progress:
-                print(f"[{len(results) + 1}/{len(books)}] {book.name} ...", end="", flush=True,
-                      file=sys.stderr)
+                print(
+                    f"[{len(results) + 1}/{len(books)}] {book.name} ...",
+                    end="",
+                    flush=True,
+                    file=sys.stderr,
+                )
             results.append(_run_one(str(book), str(staging), per_book[book.stem]))
             _report(results[-1], len(results), len(books), progress, inline=True)
             if results[-1]["status"] != "ok":
@@ -505,9 +571,12 @@ def run_notebooks(
         staging.rename(target)
         first = failed[0]
         where = f"cell {first['cell']}" if first.get("cell") else "before any cell ran"
-        raise RunFailed(f"{first['notebook']} failed in {where}: {first['error']}\n"
-                        f"partial results kept in {target} (see its manifest.json and the "
-                        f"executed notebook for the full traceback)", target)
+        raise RunFailed(
+            f"{first['notebook']} failed in {where}: {first['error']}\n"
+            f"partial results kept in {target} (see its manifest.json and the "
+            f"executed notebook for the full traceback)",
+            target,
+        )
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)

@@ -75,8 +75,10 @@ def _ibis():
     try:
         import ibis
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("kamlab.scale needs the optional dependencies ibis-framework[duckdb] "
-                          "and duckdb: pip install 'kamlab[scale]'") from exc
+        raise ImportError(
+            "kamlab.scale needs the optional dependencies ibis-framework[duckdb] "
+            "and duckdb: pip install 'kamlab[scale]'"
+        ) from exc
     return ibis
 
 
@@ -95,8 +97,9 @@ def _positive(ibis, value):
 
 def _days_between(later, earlier):
     """Days from ``earlier`` to ``later`` (timestamps) as a float, via epoch seconds."""
-    return (later.epoch_seconds().cast("float64") - earlier.epoch_seconds().cast("float64")) \
-        / _SECONDS_PER_DAY
+    return (
+        later.epoch_seconds().cast("float64") - earlier.epoch_seconds().cast("float64")
+    ) / _SECONDS_PER_DAY
 
 
 def account_features_ibis(
@@ -205,8 +208,7 @@ def account_features_ibis(
     acc = accounts.select(
         account_id=accounts.account_id.cast("string"),
         **({"_acq": accounts.acquired_on.cast("timestamp")} if "acquired_on" in acc_cols else {}),
-        **({"_churn": accounts.churned_on.cast("timestamp")} if "churned_on" in acc_cols
-           else {}),
+        **({"_churn": accounts.churned_on.cast("timestamp")} if "churned_on" in acc_cols else {}),
         **{c: accounts[c].cast("string") for c in ACCOUNT_ATTRIBUTES if c in acc_cols},
     )
     j = acc.left_join(per_account, "account_id").drop("account_id_right")
@@ -217,8 +219,9 @@ def account_features_ibis(
     r12, rprev = zero("_r12"), zero("_rprev")
     first, last = j._first, j._last
     if "acquired_on" in acc_cols:
-        acquired = ibis.ifelse(j._acq.isnull(), first,
-                               ibis.ifelse(first.isnull() | (j._acq <= first), j._acq, first))
+        acquired = ibis.ifelse(
+            j._acq.isnull(), first, ibis.ifelse(first.isnull() | (j._acq <= first), j._acq, first)
+        )
     else:
         acquired = first
     total_recent = _positive(ibis, r12).sum().over(ibis.window())
@@ -226,9 +229,11 @@ def account_features_ibis(
         "revenue_12m": r12,
         "revenue_prev_12m": rprev,
         "revenue_total": zero("_rtotal"),
-        "revenue_share": ibis.ifelse(total_recent > 0,
-                                     _positive(ibis, r12)
-                                     / ibis.ifelse(total_recent > 0, total_recent, 1.0), 0.0),
+        "revenue_share": ibis.ifelse(
+            total_recent > 0,
+            _positive(ibis, r12) / ibis.ifelse(total_recent > 0, total_recent, 1.0),
+            0.0,
+        ),
         "revenue_growth_12m": _log_ratio(ibis, r12, rprev),
         "orders_12m": zero("_orders"),
         "order_frequency": zero("_orders") / (window_days / (365.25 / 12)),
@@ -247,8 +252,7 @@ def account_features_ibis(
 
     extra_joins = []
     if interactions is not None:
-        inter = _interaction_aggregate(ibis, interactions, cutoff, window_days,
-                                       interaction_kinds)
+        inter = _interaction_aggregate(ibis, interactions, cutoff, window_days, interaction_kinds)
         if inter is not None:
             extra_joins.append(inter)
     if assessments is not None:
@@ -274,8 +278,9 @@ def account_features_ibis(
         "grew": future > base * (1 + growth_threshold),
         "churned": recorded | ~bought_after,
     }
-    population = (acquired.notnull() & (acquired < cut) & ~churned_before & first.notnull()
-                  & (first < cut))
+    population = (
+        acquired.notnull() & (acquired < cut) & ~churned_before & first.notnull() & (first < cut)
+    )
     attrs = [c for c in ACCOUNT_ATTRIBUTES if c in acc_cols]
     out = j.mutate(**cols, **outcomes, _keep=population.fill_null(False))
     out = out.filter(out._keep)
@@ -310,8 +315,9 @@ def account_features_ibis(
 
 def _log_ratio(ibis, num, den):
     ok = (num > 0) & (den > 0)
-    return ibis.ifelse(ok, (ibis.ifelse(ok, num, 1.0) / ibis.ifelse(ok, den, 1.0)).ln(),
-                       _null(ibis))
+    return ibis.ifelse(
+        ok, (ibis.ifelse(ok, num, 1.0) / ibis.ifelse(ok, den, 1.0)).ln(), _null(ibis)
+    )
 
 
 def _interaction_aggregate(ibis, interactions, cutoff, window_days, kinds):
@@ -326,8 +332,9 @@ def _interaction_aggregate(ibis, interactions, cutoff, window_days, kinds):
         kinds = inter.select("kind").distinct().to_pyarrow().column("kind").to_pylist()
     kinds = {str(k).lower() for k in kinds if k is not None}
     cut = ibis.literal(cutoff.to_pydatetime(), type="timestamp")
-    start = ibis.literal((cutoff - pd.Timedelta(days=window_days)).to_pydatetime(),
-                         type="timestamp")
+    start = ibis.literal(
+        (cutoff - pd.Timedelta(days=window_days)).to_pydatetime(), type="timestamp"
+    )
     before = inter.t < cut
     recent = before & (inter.t >= start)
     value_ok = inter.value.notnull() & ~inter.value.isnan()
@@ -335,13 +342,15 @@ def _interaction_aggregate(ibis, interactions, cutoff, window_days, kinds):
     if "support_ticket" in kinds:
         tickets = recent & (inter.kind == "support_ticket")
         aggs["_support_tickets"] = inter.kind.count(where=tickets).cast("float64")
-        aggs["_support_hours"] = inter.value.fill_null(0.0).sum(where=tickets & value_ok) \
-            .fill_null(0.0)
+        aggs["_support_hours"] = (
+            inter.value.fill_null(0.0).sum(where=tickets & value_ok).fill_null(0.0)
+        )
     if "qbr" in kinds:
         aggs["qbr_12m"] = inter.kind.count(where=recent & (inter.kind == "qbr")).cast("float64")
     if "nps" in kinds:
-        aggs["nps"] = inter.value.argmax(inter.t, where=before & (inter.kind == "nps")
-                                         & value_ok).cast("float64")
+        aggs["nps"] = inter.value.argmax(
+            inter.t, where=before & (inter.kind == "nps") & value_ok
+        ).cast("float64")
     if not aggs:
         return None
     return inter.group_by("account_id").aggregate(**aggs)
@@ -360,9 +369,11 @@ def _assessment_aggregate(ibis, assessments, cutoff, criteria):
     if not criteria:
         return None
     cut = ibis.literal(cutoff.to_pydatetime(), type="timestamp")
-    latest = (table.filter(table.t < cut)
-              .group_by(["account_id", "criterion"])
-              .aggregate(score=table.score.argmax(table.t)))
+    latest = (
+        table.filter(table.t < cut)
+        .group_by(["account_id", "criterion"])
+        .aggregate(score=table.score.argmax(table.t))
+    )
     return latest.group_by("account_id").aggregate(
         **{f"score_{c}": latest.score.max(where=latest.criterion == c) for c in criteria}
     )
@@ -375,8 +386,10 @@ def _table_source(folder: Path, table: str) -> list[str] | None:
     found = [folder / f"{table}{ext}" for ext in (".parquet", ".pq", ".csv")]
     found = [p for p in found if p.is_file()]
     if len(found) > 1:
-        raise ValueError(f"{folder}: several files for the {table} table "
-                         f"({', '.join(p.name for p in found)}); keep one.")
+        raise ValueError(
+            f"{folder}: several files for the {table} table "
+            f"({', '.join(p.name for p in found)}); keep one."
+        )
     if found:
         return [str(found[0])]
     sub = folder / table
@@ -400,14 +413,18 @@ def _resolve_sources(path_or_paths) -> dict[str, list[str]]:
     else:
         folder = Path(path_or_paths)
         if not folder.is_dir():
-            raise FileNotFoundError(f"{folder}: not a folder (pass a data folder, or a mapping "
-                                    f"of table name to file, glob or list of files)")
+            raise FileNotFoundError(
+                f"{folder}: not a folder (pass a data folder, or a mapping "
+                f"of table name to file, glob or list of files)"
+            )
         sources = {t: s for t in _TABLES if (s := _table_source(folder, t)) is not None}
     for table in ("accounts", "transactions"):
         if table not in sources:
-            raise FileNotFoundError(f"no {table} file found in {path_or_paths} (expected "
-                                    f"{table}.parquet, {table}.csv or a {table}/ folder of "
-                                    f"Parquet files)")
+            raise FileNotFoundError(
+                f"no {table} file found in {path_or_paths} (expected "
+                f"{table}.parquet, {table}.csv or a {table}/ folder of "
+                f"Parquet files)"
+            )
     return sources
 
 
@@ -480,7 +497,11 @@ def account_features_duckdb(
     cutoff = pd.Timestamp(cutoff)
     con, tables = connect_tables(path_or_paths, con)
     expr = account_features_ibis(
-        tables["transactions"], tables["accounts"], cutoff, horizon, window=window,
+        tables["transactions"],
+        tables["accounts"],
+        cutoff,
+        horizon,
+        window=window,
         growth_threshold=growth_threshold,
         interactions=tables.get("interactions") if interactions else None,
         assessments=tables.get("assessments") if assessments else None,
@@ -500,6 +521,7 @@ def account_features_duckdb(
             frame[col] = frame[col].astype("str")
         else:
             frame[col] = frame[col].astype(np.float64)
-    frame.attrs.update(cutoff=cutoff.date().isoformat(), horizon_days=_days(horizon),
-                       window_days=_days(window))
+    frame.attrs.update(
+        cutoff=cutoff.date().isoformat(), horizon_days=_days(horizon), window_days=_days(window)
+    )
     return frame

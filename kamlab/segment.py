@@ -121,6 +121,7 @@ class UnstableSegmentsWarning(UserWarning):
 # 1. Feature preparation
 # --------------------------------------------------------------------------------------------
 
+
 def signed_log1p(x):
     """``sign(x) · log(1 + |x|)``: a log for money that keeps zero and negative amounts."""
     x = np.asarray(x, dtype=float)
@@ -128,8 +129,11 @@ def signed_log1p(x):
 
 
 def _numeric_columns(frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
-            and not pd.api.types.is_bool_dtype(frame[c])]
+    return [
+        c
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
 
 
 def _resolve_features(X, features: Sequence[str] | None) -> list[str] | None:
@@ -180,8 +184,7 @@ class ColumnSelector(TransformerMixin, BaseEstimator):
         if isinstance(X, pd.DataFrame) and set(self.feature_names_out_) <= set(X.columns):
             return X[self.feature_names_out_].astype(float)
         arr = np.asarray(X, dtype=float)
-        return pd.DataFrame(arr, columns=self.feature_names_out_,
-                            index=getattr(X, "index", None))
+        return pd.DataFrame(arr, columns=self.feature_names_out_, index=getattr(X, "index", None))
 
     def get_feature_names_out(self, input_features=None):
         return np.asarray(self.feature_names_out_, dtype=object)
@@ -222,8 +225,9 @@ def make_preprocessor(
     """
     money_kind = {True: "log1p", False: None}.get(log_money, log_money)
     if money_kind not in (None, "log1p", "yeo-johnson"):
-        raise ValueError(f"log_money must be True, False, 'log1p' or 'yeo-johnson', "
-                         f"not {log_money!r}")
+        raise ValueError(
+            f"log_money must be True, False, 'log1p' or 'yeo-johnson', not {log_money!r}"
+        )
     money = list(MONEY_COLUMNS if money_columns is None else money_columns)
 
     def money_cols(frame: pd.DataFrame) -> list[str]:
@@ -237,8 +241,14 @@ def make_preprocessor(
         money_step = "passthrough"
     steps = [
         ("select", ColumnSelector(features)),
-        ("money", ColumnTransformer([("money", money_step, money_cols)],
-                                    remainder="passthrough", verbose_feature_names_out=False)),
+        (
+            "money",
+            ColumnTransformer(
+                [("money", money_step, money_cols)],
+                remainder="passthrough",
+                verbose_feature_names_out=False,
+            ),
+        ),
         ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
         ("scale", StandardScaler()),
     ]
@@ -248,8 +258,9 @@ def make_preprocessor(
 
 
 def _prepare(X, features, log_money, pca, money_columns, random_state) -> pd.DataFrame:
-    prep = make_preprocessor(features, log_money, pca, money_columns=money_columns,
-                             random_state=random_state)
+    prep = make_preprocessor(
+        features, log_money, pca, money_columns=money_columns, random_state=random_state
+    )
     Z = prep.fit_transform(X)
     if isinstance(X, pd.DataFrame):
         Z.index = X.index
@@ -260,17 +271,23 @@ def _prepare(X, features, log_money, pca, money_columns, random_state) -> pd.Dat
 # 2. Clustering
 # --------------------------------------------------------------------------------------------
 
+
 def _threads(n_rows: int):
     return threadpool_limits(limits=1) if n_rows < SINGLE_THREAD_BELOW else nullcontext()
 
 
-def _make_model(algorithm: str, n_clusters: int, random_state: int, n_init: int,
-                covariance_type: str):
+def _make_model(
+    algorithm: str, n_clusters: int, random_state: int, n_init: int, covariance_type: str
+):
     if algorithm == "kmeans":
         return KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state)
     if algorithm == "gmm":
-        return GaussianMixture(n_components=n_clusters, covariance_type=covariance_type,
-                               n_init=max(1, n_init // 4), random_state=random_state)
+        return GaussianMixture(
+            n_components=n_clusters,
+            covariance_type=covariance_type,
+            n_init=max(1, n_init // 4),
+            random_state=random_state,
+        )
     if algorithm == "ward":
         return AgglomerativeClustering(n_clusters=n_clusters, linkage="ward")
     raise ValueError(f"algorithm must be one of {ALGORITHMS}, not {algorithm!r}")
@@ -318,11 +335,19 @@ class Segmenter(ClusterMixin, BaseEstimator):
     n_features_in_ : int
     """
 
-    def __init__(self, algorithm: str = "kmeans", n_clusters: int = 4, random_state: int = 0,
-                 features: Sequence[str] | None = None, log_money: bool | str = True,
-                 pca: int | float | None = None, money_columns: Sequence[str] | None = None,
-                 order_by: str = "revenue_12m", n_init: int = 10,
-                 covariance_type: str = "full"):
+    def __init__(
+        self,
+        algorithm: str = "kmeans",
+        n_clusters: int = 4,
+        random_state: int = 0,
+        features: Sequence[str] | None = None,
+        log_money: bool | str = True,
+        pca: int | float | None = None,
+        money_columns: Sequence[str] | None = None,
+        order_by: str = "revenue_12m",
+        n_init: int = 10,
+        covariance_type: str = "full",
+    ):
         self.algorithm = algorithm
         self.n_clusters = n_clusters
         self.random_state = random_state
@@ -336,14 +361,19 @@ class Segmenter(ClusterMixin, BaseEstimator):
 
     def fit(self, X, y=None) -> Segmenter:
         """Prepare ``X``, cluster it and number the segments; returns self."""
-        self.preprocessor_ = make_preprocessor(self.features, self.log_money, self.pca,
-                                               money_columns=self.money_columns,
-                                               random_state=self.random_state)
+        self.preprocessor_ = make_preprocessor(
+            self.features,
+            self.log_money,
+            self.pca,
+            money_columns=self.money_columns,
+            random_state=self.random_state,
+        )
         Z = self.preprocessor_.fit_transform(X)
         index = X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(len(Z))
         self.n_features_in_ = Z.shape[1]
-        self.model_ = _make_model(self.algorithm, self.n_clusters, self.random_state,
-                                  self.n_init, self.covariance_type)
+        self.model_ = _make_model(
+            self.algorithm, self.n_clusters, self.random_state, self.n_init, self.covariance_type
+        )
         raw = _fit_labels(self.model_, Z.to_numpy())
         if isinstance(X, pd.DataFrame) and self.order_by in X.columns:
             key = X[self.order_by].to_numpy(dtype=float)
@@ -396,6 +426,7 @@ def _order_labels(raw: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
 # 3. Choice of k
 # --------------------------------------------------------------------------------------------
 
+
 def choose_k(
     X,
     k_range: Sequence[int] = range(2, 9),
@@ -425,14 +456,16 @@ def choose_k(
         labels = _fit_labels(model, Z)
         n_labels = len(np.unique(labels))
         ok = 1 < n_labels < len(Z)
-        rows.append({
-            "k": int(k),
-            "silhouette": silhouette_score(Z, labels) if ok else np.nan,
-            "calinski_harabasz": calinski_harabasz_score(Z, labels) if ok else np.nan,
-            "davies_bouldin": davies_bouldin_score(Z, labels) if ok else np.nan,
-            "bic": model.bic(Z) if algorithm == "gmm" else np.nan,
-            "smallest_share": np.bincount(labels).min() / len(labels),
-        })
+        rows.append(
+            {
+                "k": int(k),
+                "silhouette": silhouette_score(Z, labels) if ok else np.nan,
+                "calinski_harabasz": calinski_harabasz_score(Z, labels) if ok else np.nan,
+                "davies_bouldin": davies_bouldin_score(Z, labels) if ok else np.nan,
+                "bic": model.bic(Z) if algorithm == "gmm" else np.nan,
+                "smallest_share": np.bincount(labels).min() / len(labels),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -465,8 +498,10 @@ def recommend_k(
             cand = cand[cand["k"].isin(stable)]
             note = f" among the solutions with mean bootstrap ARI ≥ {threshold:g}"
         else:
-            note = (f", but no k reached mean bootstrap ARI ≥ {threshold:g}, so treat the "
-                    f"segments with caution")
+            note = (
+                f", but no k reached mean bootstrap ARI ≥ {threshold:g}, so treat the "
+                f"segments with caution"
+            )
     if cand.empty:
         raise ValueError(f"no k has a value of {criterion!r}")
     values = cand[criterion].to_numpy()
@@ -480,6 +515,7 @@ def recommend_k(
 # --------------------------------------------------------------------------------------------
 # 4. Stability
 # --------------------------------------------------------------------------------------------
+
 
 def stability(
     X,
@@ -526,16 +562,25 @@ def stability(
     with _threads(n):
         for k in k_range:
             k = int(k)
-            full = _make_model(algorithm, k, random_state, max(n_init, 10),
-                               covariance_type).fit_predict(Z)
+            full = _make_model(
+                algorithm, k, random_state, max(n_init, 10), covariance_type
+            ).fit_predict(Z)
             ari = np.empty(n_boot)
             for b in range(n_boot):
                 idx = samples[b]
                 model = _make_model(algorithm, k, int(seeds[b]), n_init, covariance_type)
                 ari[b] = adjusted_rand_score(full[idx], model.fit_predict(Z[idx]))
             q05, q95 = np.quantile(ari, [0.05, 0.95])
-            rows.append({"k": k, "mean_ari": ari.mean(), "sd_ari": ari.std(ddof=1)
-                         if n_boot > 1 else np.nan, "q05": q05, "q95": q95, "n_boot": n_boot})
+            rows.append(
+                {
+                    "k": k,
+                    "mean_ari": ari.mean(),
+                    "sd_ari": ari.std(ddof=1) if n_boot > 1 else np.nan,
+                    "q05": q05,
+                    "q95": q95,
+                    "n_boot": n_boot,
+                }
+            )
     table = pd.DataFrame(rows)
     table["stable"] = table["mean_ari"] >= threshold
     if warn and not table["stable"].all():
@@ -544,7 +589,9 @@ def stability(
         warnings.warn(
             f"unstable segments: {listed} below the threshold {threshold:g}; these partitions "
             f"change under resampling and should not be interpreted.",
-            UnstableSegmentsWarning, stacklevel=2)
+            UnstableSegmentsWarning,
+            stacklevel=2,
+        )
     return table
 
 
@@ -645,16 +692,16 @@ def name_segments(profile: pd.DataFrame, threshold: float = 0.3, max_traits: int
     traits = [c for c in NAME_TRAITS if c in profile.columns]
     z = profile.attrs.get("standardised")
     if z:
-        zf = pd.DataFrame.from_dict(z, orient="index").reindex(index=profile.index,
-                                                              columns=traits)
+        zf = pd.DataFrame.from_dict(z, orient="index").reindex(index=profile.index, columns=traits)
     else:
         vals = profile[traits].astype(float)
         zf = (vals - vals.mean()) / vals.std(ddof=0).replace(0, np.nan)
     names = {}
     for seg, row in zf.iterrows():
         strong = row[row.abs() >= threshold].dropna()
-        strong = strong.reindex(strong.abs().sort_values(ascending=False, kind="stable")
-                                .index[:max_traits])
+        strong = strong.reindex(
+            strong.abs().sort_values(ascending=False, kind="stable").index[:max_traits]
+        )
         words = [NAME_TRAITS[c][0 if strong[c] > 0 else 1] for c in traits if c in strong]
         names[seg] = ", ".join(words) if words else "average"
     out = pd.Series(names, name="name")
@@ -668,8 +715,14 @@ def name_segments(profile: pd.DataFrame, threshold: float = 0.3, max_traits: int
 # 6. Comparing partitions and their outcomes
 # --------------------------------------------------------------------------------------------
 
-def size_tiers(features: pd.DataFrame, strategic: float = 0.03, key: float = 0.15, *,
-               revenue: str = "revenue_12m") -> pd.Series:
+
+def size_tiers(
+    features: pd.DataFrame,
+    strategic: float = 0.03,
+    key: float = 0.15,
+    *,
+    revenue: str = "revenue_12m",
+) -> pd.Series:
     """A plain size rule: top ``strategic`` share of accounts by revenue are ``strategic``, the
     accounts up to the top ``key`` share (cumulative) ``key``, the rest ``regular``.
 
@@ -688,9 +741,14 @@ def size_tiers(features: pd.DataFrame, strategic: float = 0.03, key: float = 0.1
     return pd.Series(tier, index=features.index, name="tier").astype(cats)
 
 
-def quadrant_types(features: pd.DataFrame, *, share: str = "revenue_share",
-                   growth: str = "revenue_growth_12m", share_cut: float | None = None,
-                   growth_cut: float | None = None) -> pd.Series:
+def quadrant_types(
+    features: pd.DataFrame,
+    *,
+    share: str = "revenue_share",
+    growth: str = "revenue_growth_12m",
+    share_cut: float | None = None,
+    growth_cut: float | None = None,
+) -> pd.Series:
     """A plain revenue share × growth quadrant: strategic (high, high), stable (high, low),
     high-growth (low, high), tactical (low, low); cuts default to the medians. Accounts with
     unknown growth count as low growth. Returns a categorical Series named ``type``."""
@@ -699,8 +757,7 @@ def quadrant_types(features: pd.DataFrame, *, share: str = "revenue_share",
     share_cut = s.median() if share_cut is None else share_cut
     growth_cut = g.median() if growth_cut is None else growth_cut
     hi_s, hi_g = (s > share_cut).to_numpy(), (g > growth_cut).fillna(False).to_numpy()
-    kind = np.select([hi_s & hi_g, hi_s, hi_g], ["strategic", "stable", "high-growth"],
-                     "tactical")
+    kind = np.select([hi_s & hi_g, hi_s, hi_g], ["strategic", "stable", "high-growth"], "tactical")
     cats = pd.CategoricalDtype(["strategic", "high-growth", "stable", "tactical"])
     return pd.Series(kind, index=features.index, name="type").astype(cats)
 
@@ -733,11 +790,14 @@ def _align(a: pd.Series, b: pd.Series) -> tuple[pd.Series, pd.Series]:
 def compare_partitions(labels_a: pd.Series, labels_b: pd.Series) -> PartitionComparison:
     """Crosstab, ARI and AMI of two label Series, on the accounts labelled in both."""
     a, b = _align(labels_a, labels_b)
-    tab = pd.crosstab(a.rename(labels_a.name or "a"), b.rename(labels_b.name or "b"),
-                      dropna=False)
+    tab = pd.crosstab(a.rename(labels_a.name or "a"), b.rename(labels_b.name or "b"), dropna=False)
     ca, cb = pd.factorize(a, sort=True)[0], pd.factorize(b, sort=True)[0]
-    return PartitionComparison(crosstab=tab, ari=float(adjusted_rand_score(ca, cb)),
-                               ami=float(adjusted_mutual_info_score(ca, cb)), n=len(a))
+    return PartitionComparison(
+        crosstab=tab,
+        ari=float(adjusted_rand_score(ca, cb)),
+        ami=float(adjusted_mutual_info_score(ca, cb)),
+        n=len(a),
+    )
 
 
 def effect_sizes(labels: pd.Series, outcome: pd.Series) -> pd.Series:
@@ -762,16 +822,28 @@ def effect_sizes(labels: pd.Series, outcome: pd.Series) -> pd.Series:
     ss_within = ss_total - ss_between
     ms_within = ss_within / (n - g) if n > g else np.nan
     eta2 = ss_between / ss_total if ss_total > 0 else np.nan
-    omega2 = ((ss_between - (g - 1) * ms_within) / (ss_total + ms_within)
-              if ss_total > 0 and n > g else np.nan)
+    omega2 = (
+        (ss_between - (g - 1) * ms_within) / (ss_total + ms_within)
+        if ss_total > 0 and n > g
+        else np.nan
+    )
     if g >= 2 and ss_total > 0:
         h, p = stats.kruskal(*[y[codes == i] for i in range(g)])
         h, p = float(h), float(p)
     else:
         h, p = np.nan, np.nan
     epsilon2 = h / (n - 1) if n > 1 else np.nan
-    return pd.Series({"n": n, "groups": g, "eta2": eta2, "omega2": omega2,
-                      "epsilon2": epsilon2, "kruskal_h": h, "p_value": p})
+    return pd.Series(
+        {
+            "n": n,
+            "groups": g,
+            "eta2": eta2,
+            "omega2": omega2,
+            "epsilon2": epsilon2,
+            "kruskal_h": h,
+            "p_value": p,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -783,8 +855,14 @@ class Separation:
     effect: pd.Series
 
 
-def outcome_separation(labels: pd.Series, outcome: pd.Series, n_boot: int = 1000,
-                       random_state: int = 0, *, level: float = 0.95) -> Separation:
+def outcome_separation(
+    labels: pd.Series,
+    outcome: pd.Series,
+    n_boot: int = 1000,
+    random_state: int = 0,
+    *,
+    level: float = 0.95,
+) -> Separation:
     """Mean outcome per group with percentile bootstrap intervals, and the effect sizes.
 
     Each group's mean is resampled ``n_boot`` times (rows with replacement within the group,
@@ -795,21 +873,33 @@ def outcome_separation(labels: pd.Series, outcome: pd.Series, n_boot: int = 1000
     alpha = (1 - level) / 2
     rows = []
     keys = lab.unique()
-    keys = sorted(keys) if not isinstance(lab.dtype, pd.CategoricalDtype) else \
-        [c for c in lab.cat.categories if c in set(keys)]
+    keys = (
+        sorted(keys)
+        if not isinstance(lab.dtype, pd.CategoricalDtype)
+        else [c for c in lab.cat.categories if c in set(keys)]
+    )
     for key in keys:
         v = y[lab == key].to_numpy(dtype=float)
         boot = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(axis=1)
         lo, hi = np.quantile(boot, [alpha, 1 - alpha])
-        rows.append({"group": key, "n": len(v), "mean": v.mean(), "ci_low": lo, "ci_high": hi,
-                     "median": float(np.median(v))})
+        rows.append(
+            {
+                "group": key,
+                "n": len(v),
+                "mean": v.mean(),
+                "ci_low": lo,
+                "ci_high": hi,
+                "median": float(np.median(v)),
+            }
+        )
     groups = pd.DataFrame(rows).set_index("group")
     groups.index.name = labels.name if labels.name is not None else "group"
     return Separation(groups=groups, effect=effect_sizes(lab, y))
 
 
-def compare_outcome_separation(partitions: Mapping[str, pd.Series], outcome,
-                               *, rank_by: str = "epsilon2") -> pd.DataFrame:
+def compare_outcome_separation(
+    partitions: Mapping[str, pd.Series], outcome, *, rank_by: str = "epsilon2"
+) -> pd.DataFrame:
     """Rank partitions by how well they separate one or more outcomes.
 
     Parameters
@@ -837,17 +927,24 @@ def compare_outcome_separation(partitions: Mapping[str, pd.Series], outcome,
     table = pd.DataFrame(rows)
     table["n"] = table["n"].astype(int)
     table["groups"] = table["groups"].astype(int)
-    table["rank"] = (table.groupby("outcome", sort=False)[rank_by]
-                     .rank(ascending=False, method="min").astype(int))
+    table["rank"] = (
+        table.groupby("outcome", sort=False)[rank_by]
+        .rank(ascending=False, method="min")
+        .astype(int)
+    )
     order = {c: i for i, c in enumerate(frame.columns)}
-    table = table.sort_values(["outcome", "rank", "partition"], kind="stable",
-                              key=lambda s: s.map(order) if s.name == "outcome" else s)
+    table = table.sort_values(
+        ["outcome", "rank", "partition"],
+        kind="stable",
+        key=lambda s: s.map(order) if s.name == "outcome" else s,
+    )
     return table.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
 # 7. Plots
 # --------------------------------------------------------------------------------------------
+
 
 def _axes(ax, **kw):
     import matplotlib.pyplot as plt
@@ -857,14 +954,16 @@ def _axes(ax, **kw):
     return ax
 
 
-def plot_k_selection(table: pd.DataFrame, axes=None,
-                     stability_table: pd.DataFrame | None = None):
+def plot_k_selection(table: pd.DataFrame, axes=None, stability_table: pd.DataFrame | None = None):
     """One small panel per index of :func:`choose_k` (and the stability mean ARI with its 5–95 %
     band when given) against k. Returns the array of Axes."""
     import matplotlib.pyplot as plt
 
-    metrics = [("silhouette", "silhouette (↑)"), ("calinski_harabasz", "Calinski–Harabasz (↑)"),
-               ("davies_bouldin", "Davies–Bouldin (↓)")]
+    metrics = [
+        ("silhouette", "silhouette (↑)"),
+        ("calinski_harabasz", "Calinski–Harabasz (↑)"),
+        ("davies_bouldin", "Davies–Bouldin (↓)"),
+    ]
     if table["bic"].notna().any():
         metrics.append(("bic", "BIC (↓)"))
     n_panels = len(metrics) + (stability_table is not None)
@@ -899,17 +998,27 @@ def embed_2d(Z, random_state: int = 0) -> pd.DataFrame:
     return out
 
 
-def plot_embedding(embedding: pd.DataFrame, labels: pd.Series, ax=None, *,
-                   title: str | None = None):
+def plot_embedding(
+    embedding: pd.DataFrame, labels: pd.Series, ax=None, *, title: str | None = None
+):
     """Scatter of :func:`embed_2d` coloured by a label Series; returns the Axes."""
     ax = _axes(ax, figsize=(5, 4))
     lab = labels.reindex(embedding.index)
-    keys = list(lab.cat.categories) if isinstance(lab.dtype, pd.CategoricalDtype) \
+    keys = (
+        list(lab.cat.categories)
+        if isinstance(lab.dtype, pd.CategoricalDtype)
         else sorted(lab.dropna().unique())
+    )
     for i, key in enumerate(keys):
         m = (lab == key).to_numpy()
-        ax.scatter(embedding.loc[m, "pc1"], embedding.loc[m, "pc2"], s=14, alpha=0.8,
-                   color=f"C{i % 10}", label=str(key))
+        ax.scatter(
+            embedding.loc[m, "pc1"],
+            embedding.loc[m, "pc2"],
+            s=14,
+            alpha=0.8,
+            color=f"C{i % 10}",
+            label=str(key),
+        )
     evr = embedding.attrs.get("explained_variance_ratio")
     ax.set_xlabel("PC1" + (f" ({evr[0]:.0%})" if evr else ""))
     ax.set_ylabel("PC2" + (f" ({evr[1]:.0%})" if evr else ""))
@@ -925,21 +1034,29 @@ def plot_crosstab(crosstab: pd.DataFrame, ax=None, *, normalize: bool = False):
 
     ax = _axes(ax, figsize=(5, 3.5))
     data = crosstab.div(crosstab.sum(axis=1), axis=0) if normalize else crosstab
-    sns.heatmap(data, annot=True, fmt=".2f" if normalize else "d", cmap="Blues", cbar=False,
-                ax=ax)
+    sns.heatmap(data, annot=True, fmt=".2f" if normalize else "d", cmap="Blues", cbar=False, ax=ax)
     return ax
 
 
-def plot_outcome_by_group(groups: pd.DataFrame | Separation, ax=None, *,
-                          title: str | None = None, overall: float | None = None):
+def plot_outcome_by_group(
+    groups: pd.DataFrame | Separation,
+    ax=None,
+    *,
+    title: str | None = None,
+    overall: float | None = None,
+):
     """Mean outcome per group with its bootstrap interval (from :func:`outcome_separation`);
     returns the Axes."""
     ax = _axes(ax, figsize=(4.5, 3))
     table = groups.groups if isinstance(groups, Separation) else groups
     y = np.arange(len(table))
-    ax.errorbar(table["mean"], y, xerr=[table["mean"] - table["ci_low"],
-                                        table["ci_high"] - table["mean"]],
-                fmt="o", capsize=3)
+    ax.errorbar(
+        table["mean"],
+        y,
+        xerr=[table["mean"] - table["ci_low"], table["ci_high"] - table["mean"]],
+        fmt="o",
+        capsize=3,
+    )
     ax.set_yticks(y, [f"{g} (n={n})" for g, n in zip(table.index, table["n"])])
     ax.invert_yaxis()
     if overall is not None:

@@ -95,8 +95,16 @@ CREDIT_NOTE_RATE = 0.03
 INDUSTRIES = ("manufacturing", "retail", "healthcare", "logistics", "technology", "construction")
 INDUSTRY_P = (0.25, 0.2, 0.15, 0.15, 0.15, 0.10)
 REGIONS = ("north", "south", "east", "west", "international")
-CATEGORIES = ("components", "consumables", "equipment", "software", "services", "spares",
-              "packaging", "safety")
+CATEGORIES = (
+    "components",
+    "consumables",
+    "equipment",
+    "software",
+    "services",
+    "spares",
+    "packaging",
+    "safety",
+)
 CATEGORY_MARGIN = (0.22, 0.30, 0.18, 0.55, 0.40, 0.35, 0.25, 0.32)
 
 
@@ -163,11 +171,15 @@ def generate(
     new = rng.random(n_accounts) < 0.25
     days_before = rng.integers(30, 8 * 365, n_accounts)
     days_into = rng.integers(0, max(1, int(n_months * 30.4 * 2 / 3)), n_accounts)
-    acquired = np.where(new, start_ts.value + days_into * 86_400 * 10**9,
-                        start_ts.value - days_before * 86_400 * 10**9)
+    acquired = np.where(
+        new,
+        start_ts.value + days_into * 86_400 * 10**9,
+        start_ts.value - days_before * 86_400 * 10**9,
+    )
     acquired = pd.to_datetime(acquired).normalize()
-    first_month = np.where(new, (acquired.year - start_ts.year) * 12 + acquired.month
-                           - start_ts.month, 0)
+    first_month = np.where(
+        new, (acquired.year - start_ts.year) * 12 + acquired.month - start_ts.month, 0
+    )
 
     # Churn: the month an account leaves (geometric from its first month in the window).
     leave_after = rng.geometric(np.clip(hazard, 1e-6, 1.0))  # months survived + 1
@@ -176,16 +188,22 @@ def generate(
     churn_day = rng.integers(1, 28, n_accounts)
     month_index = _month_starts(start_ts, n_months + 1)
     churned_on = pd.to_datetime(
-        np.where(churned, month_index[np.minimum(churn_month, n_months)].values
-                 + (churn_day * 86_400 * 10**9).astype("timedelta64[ns]"), np.datetime64("NaT")))
+        np.where(
+            churned,
+            month_index[np.minimum(churn_month, n_months)].values
+            + (churn_day * 86_400 * 10**9).astype("timedelta64[ns]"),
+            np.datetime64("NaT"),
+        )
+    )
 
     accounts = _accounts_table(rng, ids, size, acquired, churned_on, end_ts)
-    transactions = _transactions_table(rng, ids, size, growth, first_month, churn_month,
-                                       churned_on, start_ts, end_ts, n_months)
-    assessments = _assessments_table(rng, ids, z, acquired, churned_on, accounts, start_ts,
-                                     years)
-    interactions = _interactions_table(rng, ids, z, size, acquired, churned_on, start_ts,
-                                       end_ts, n_months)
+    transactions = _transactions_table(
+        rng, ids, size, growth, first_month, churn_month, churned_on, start_ts, end_ts, n_months
+    )
+    assessments = _assessments_table(rng, ids, z, acquired, churned_on, accounts, start_ts, years)
+    interactions = _interactions_table(
+        rng, ids, z, size, acquired, churned_on, start_ts, end_ts, n_months
+    )
 
     truth = {
         "generator": "kamlab.synth",
@@ -207,10 +225,13 @@ def generate(
         },
         "growth_drivers": sorted(k for k, v in GROWTH_COEFFICIENTS.items() if v != 0),
         "churn_drivers": sorted(k for k, v in CHURN_COEFFICIENTS.items() if v != 0),
-        "noise_criteria": sorted(k for k in ASSESSED_CRITERIA
-                                 if GROWTH_COEFFICIENTS[k] == 0 and CHURN_COEFFICIENTS[k] == 0),
+        "noise_criteria": sorted(
+            k
+            for k in ASSESSED_CRITERIA
+            if GROWTH_COEFFICIENTS[k] == 0 and CHURN_COEFFICIENTS[k] == 0
+        ),
         "observed_as": {
-            **{k: "assessments.criterion == '%s' (1-5)" % k for k in ASSESSED_CRITERIA},
+            **{k: f"assessments.criterion == '{k}' (1-5)" for k in ASSESSED_CRITERIA},
             "satisfaction": "interactions.kind == 'nps' (0-10)",
             "cost_to_serve": "interactions.kind == 'support_ticket' (value = hours)",
         },
@@ -227,17 +248,20 @@ def generate(
             **{f"z_{k}": np.round(z[:, j], 6) for j, k in enumerate(LATENT)},
         }
     )
-    return SyntheticPortfolio(accounts, transactions, assessments, interactions, truth,
-                              truth_accounts)
+    return SyntheticPortfolio(
+        accounts, transactions, assessments, interactions, truth, truth_accounts
+    )
 
 
 def _accounts_table(rng, ids, size, acquired, churned_on, end_ts) -> pd.DataFrame:
     n = len(ids)
     managers = np.array([f"AM{k:02d}" for k in range(1, max(3, n // 25) + 1)])
-    band = pd.cut(size, [0, 25_000, 100_000, 400_000, np.inf],
-                  labels=["small", "medium", "large", "enterprise"]).astype("str")
-    renewal = acquired + pd.to_timedelta(
-        (((end_ts - acquired).days // 365) + 1) * 365, unit="D")
+    band = pd.cut(
+        size,
+        [0, 25_000, 100_000, 400_000, np.inf],
+        labels=["small", "medium", "large", "enterprise"],
+    ).astype("str")
+    renewal = acquired + pd.to_timedelta((((end_ts - acquired).days // 365) + 1) * 365, unit="D")
     return pd.DataFrame(
         {
             "account_id": ids,
@@ -253,8 +277,9 @@ def _accounts_table(rng, ids, size, acquired, churned_on, end_ts) -> pd.DataFram
     )
 
 
-def _transactions_table(rng, ids, size, growth, first_month, churn_month, churned_on, start_ts,
-                        end_ts, n_months) -> pd.DataFrame:
+def _transactions_table(
+    rng, ids, size, growth, first_month, churn_month, churned_on, start_ts, end_ts, n_months
+) -> pd.DataFrame:
     n = len(ids)
     months = np.arange(n_months)
     t_years = (months + 0.5) / 12
@@ -271,7 +296,8 @@ def _transactions_table(rng, ids, size, growth, first_month, churn_month, churne
     month_starts = _month_starts(start_ts, n_months)
     days_in = month_starts.days_in_month.values[mon]
     date = month_starts.values[mon] + (rng.integers(0, 10**6, len(acc)) % days_in).astype(
-        "timedelta64[D]")
+        "timedelta64[D]"
+    )
     # Orders stop on the churn date within the churn month.
     keep = pd.isna(churned_on[acc]) | (date < churned_on.values[acc])
     acc, mon, amount, date = acc[keep], mon[keep], amount[keep], date[keep]
@@ -307,15 +333,29 @@ def _transactions_table(rng, ids, size, growth, first_month, churn_month, churne
     notes["quantity"] = -np.maximum(1, np.round(notes["quantity"].to_numpy() * share))
     unit = orders.loc[credit, "amount"].to_numpy() / orders.loc[credit, "quantity"].to_numpy()
     notes["amount"] = np.round(notes["quantity"].to_numpy() * unit, 2)
-    notes["cost"] = np.round(notes["cost"].to_numpy() * notes["quantity"].to_numpy()
-                             / orders.loc[credit, "quantity"].to_numpy(), 2)
+    notes["cost"] = np.round(
+        notes["cost"].to_numpy()
+        * notes["quantity"].to_numpy()
+        / orders.loc[credit, "quantity"].to_numpy(),
+        2,
+    )
     leave = pd.Series(churned_on, index=ids).reindex(notes["account_id"]).to_numpy()
     notes = notes[(notes["date"] <= end_ts) & ~(notes["date"].to_numpy() >= leave)]
     out = pd.concat([orders, notes], ignore_index=True)
     out = out.sort_values(["date", "account_id", "amount"], kind="stable").reset_index(drop=True)
     out.insert(0, "transaction_id", [f"T{i:07d}" for i in range(1, len(out) + 1)])
-    return out[["transaction_id", "account_id", "date", "amount", "product", "category",
-                "quantity", "cost"]]
+    return out[
+        [
+            "transaction_id",
+            "account_id",
+            "date",
+            "amount",
+            "product",
+            "category",
+            "quantity",
+            "cost",
+        ]
+    ]
 
 
 def _assessments_table(rng, ids, z, acquired, churned_on, accounts, start_ts, years):
@@ -324,11 +364,13 @@ def _assessments_table(rng, ids, z, acquired, churned_on, accounts, start_ts, ye
     offsets = rng.integers(5, 25, (n, len(quarters)))
     dates = quarters.values[None, :] + offsets.astype("timedelta64[D]")
     alive = (dates >= acquired.values[:, None]) & (
-        np.asarray(pd.isna(churned_on))[:, None] | (dates < churned_on.values[:, None]))
+        np.asarray(pd.isna(churned_on))[:, None] | (dates < churned_on.values[:, None])
+    )
     acc_idx, q_idx = np.nonzero(alive)
     crit_z = z[:, : len(ASSESSED_CRITERIA)]
-    scores = np.clip(np.round(3 + 0.9 * crit_z[acc_idx] + rng.normal(0, 0.6, (len(acc_idx), k))),
-                     1, 5)
+    scores = np.clip(
+        np.round(3 + 0.9 * crit_z[acc_idx] + rng.normal(0, 0.6, (len(acc_idx), k))), 1, 5
+    )
     manager = accounts["account_manager"].to_numpy()
     frame = pd.DataFrame(
         {
@@ -339,8 +381,9 @@ def _assessments_table(rng, ids, z, acquired, churned_on, accounts, start_ts, ye
             "assessor": np.repeat(manager[acc_idx], k),
         }
     )
-    return frame.sort_values(["assessed_on", "account_id", "criterion"],
-                             kind="stable").reset_index(drop=True)
+    return frame.sort_values(["assessed_on", "account_id", "criterion"], kind="stable").reset_index(
+        drop=True
+    )
 
 
 def _interactions_table(rng, ids, z, size, acquired, churned_on, start_ts, end_ts, n_months):
@@ -352,15 +395,18 @@ def _interactions_table(rng, ids, z, size, acquired, churned_on, start_ts, end_t
 
     def alive_at(dates):
         return (dates >= acquired.values[:, None]) & (
-            np.asarray(pd.isna(churned_on))[:, None] | (dates < churned_on.values[:, None]))
+            np.asarray(pd.isna(churned_on))[:, None] | (dates < churned_on.values[:, None])
+        )
 
     surveys = month_starts[::6]
     s_dates = surveys.values[None, :] + rng.integers(0, 28, (n, len(surveys))).astype(
-        "timedelta64[D]")
+        "timedelta64[D]"
+    )
     a, s = np.nonzero(alive_at(s_dates))
     nps = np.clip(np.round(7 + 1.8 * sat[a] + rng.normal(0, 1.5, len(a))), 0, 10)
-    pieces.append(pd.DataFrame({"account_id": ids[a], "date": s_dates[a, s], "kind": "nps",
-                                "value": nps}))
+    pieces.append(
+        pd.DataFrame({"account_id": ids[a], "date": s_dates[a, s], "kind": "nps", "value": nps})
+    )
 
     t_rate = 0.35 * np.exp(0.6 * cts)
     t_counts = rng.poisson(t_rate[:, None] * np.ones(n_months)[None, :])
@@ -369,22 +415,29 @@ def _interactions_table(rng, ids, z, size, acquired, churned_on, start_ts, end_t
     a, m = np.repeat(a, reps), np.repeat(m, reps)
     t_dates = month_starts.values[m] + rng.integers(0, 28, len(a)).astype("timedelta64[D]")
     hours = np.round(rng.gamma(2.0, 1.5 * np.exp(0.4 * cts[a])), 1)
-    tickets = pd.DataFrame({"account_id": ids[a], "date": t_dates, "kind": "support_ticket",
-                            "value": hours})
+    tickets = pd.DataFrame(
+        {"account_id": ids[a], "date": t_dates, "kind": "support_ticket", "value": hours}
+    )
     alive = (t_dates >= acquired.values[a]) & (
-        pd.isna(churned_on[a]) | (t_dates < churned_on.values[a]))
+        pd.isna(churned_on[a]) | (t_dates < churned_on.values[a])
+    )
     pieces.append(tickets[alive])
 
     big = np.nonzero(size >= np.quantile(size, 0.8))[0]
     quarters = month_starts[::3]
     q_dates = quarters.values[None, :] + rng.integers(7, 40, (len(big), len(quarters))).astype(
-        "timedelta64[D]")
+        "timedelta64[D]"
+    )
     alive_big = (q_dates >= acquired.values[big][:, None]) & (
-        np.asarray(pd.isna(churned_on[big]))[:, None] | (q_dates < churned_on.values[big][:, None]))
+        np.asarray(pd.isna(churned_on[big]))[:, None] | (q_dates < churned_on.values[big][:, None])
+    )
     alive_big &= q_dates <= np.datetime64(end_ts)
     b, q = np.nonzero(alive_big)
-    pieces.append(pd.DataFrame({"account_id": ids[big[b]], "date": q_dates[b, q], "kind": "qbr",
-                                "value": np.nan}))
+    pieces.append(
+        pd.DataFrame(
+            {"account_id": ids[big[b]], "date": q_dates[b, q], "kind": "qbr", "value": np.nan}
+        )
+    )
     out = pd.concat(pieces, ignore_index=True)
     out = out[out["date"] <= end_ts]
     return out.sort_values(["date", "account_id", "kind"], kind="stable").reset_index(drop=True)
@@ -415,11 +468,16 @@ def write_synthetic(
     for table in ("accounts", "transactions", "assessments", "interactions"):
         frame = getattr(portfolio, table)
         if fmt == "csv":
-            write_csv(frame, folder / f"{table}.csv", date_format="%Y-%m-%d",
-                      float_format="%.6g" if table != "transactions" else "%.2f")
+            write_csv(
+                frame,
+                folder / f"{table}.csv",
+                date_format="%Y-%m-%d",
+                float_format="%.6g" if table != "transactions" else "%.2f",
+            )
         else:
-            atomic_write(folder / f"{table}.parquet",
-                         lambda tmp, f=frame: f.to_parquet(tmp, index=False))
+            atomic_write(
+                folder / f"{table}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False)
+            )
     write_csv(portfolio.truth_accounts, folder / "truth_accounts.csv", float_format="%.6g")
     text = json.dumps(portfolio.truth, indent=2, sort_keys=True) + "\n"
     atomic_write(folder / "truth.json", lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -18,7 +18,9 @@ def reference_path(*parts: str) -> Path:
     """Path under ../shared/reference, or skip the test with the reason when it is absent."""
     path = REFERENCE.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"reference data not found at {path} (needs ../shared/reference beside the repo)")
+        pytest.skip(
+            f"reference data not found at {path} (needs ../shared/reference beside the repo)"
+        )
     return path
 
 
@@ -55,8 +57,5 @@ def tiny_dir(tmp_path: Path) -> Path:
         "A1,2022-01-10,growth_potential,4\n"
         "A2,2022-01-10,growth_potential,2\n"
     )
-    (tmp_path / "interactions.csv").write_text(
-        "account_id,date,kind,value\n"
-        "A1,2022-02-01,nps,9\n"
-    )
+    (tmp_path / "interactions.csv").write_text("account_id,date,kind,value\nA1,2022-02-01,nps,9\n")
     return tmp_path

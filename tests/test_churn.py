@@ -14,7 +14,9 @@ import pytest
 
 from kamlab import churn
 
-SBG = Path(__file__).resolve().parents[2] / "shared" / "reference" / "sbg-retention" / "survival.csv"
+SBG = (
+    Path(__file__).resolve().parents[2] / "shared" / "reference" / "sbg-retention" / "survival.csv"
+)
 
 PUBLISHED = {
     "regular": {"alpha": 0.704, "beta": 1.182, "ll": -1680.27},
@@ -25,7 +27,9 @@ PUBLISHED = {
 @pytest.fixture(scope="module")
 def survival_table() -> pd.DataFrame:
     if not SBG.exists():
-        pytest.skip(f"sBG reference table not found at {SBG} (see shared/reference/sbg-retention/README.md)")
+        pytest.skip(
+            f"sBG reference table not found at {SBG} (see shared/reference/sbg-retention/README.md)"
+        )
     return pd.read_csv(SBG)
 
 
@@ -92,7 +96,7 @@ def test_sbg_recovers_planted_parameters():
     alpha, beta, n = 1.2, 2.5, 50_000
     theta = rng.beta(alpha, beta, n)
     lifetime = rng.geometric(theta)  # period of churn, 1, 2, ...
-    survivors = np.array([(lifetime > t).sum() for t in range(0, 9)])
+    survivors = np.array([(lifetime > t).sum() for t in range(9)])
     m = churn.ShiftedBetaGeometric().fit(survivors)
     for name, v in {"alpha": alpha, "beta": beta}.items():
         assert abs(m.params_[name] - v) < 4 * m.standard_errors_[name], (name, m.params_[name])
@@ -119,7 +123,15 @@ def test_kaplan_meier_hand_table():
     t = [1, 2, 2, 3, 4, 5, 5, 6]
     e = [1, 1, 0, 1, 0, 1, 1, 0]
     km = churn.kaplan_meier(t, e)
-    assert list(km.columns) == ["group", "time", "survival", "ci_low", "ci_high", "n_at_risk", "n_events"]
+    assert list(km.columns) == [
+        "group",
+        "time",
+        "survival",
+        "ci_low",
+        "ci_high",
+        "n_at_risk",
+        "n_events",
+    ]
     np.testing.assert_allclose(km["time"], [0, 1, 2, 3, 5])
     np.testing.assert_allclose(km["survival"], [1, 7 / 8, 6 / 8, 6 / 8 * 4 / 5, 6 / 8 * 4 / 5 / 3])
     assert list(km["n_at_risk"]) == [8, 8, 7, 5, 3] and list(km["n_events"]) == [0, 1, 1, 1, 2]
@@ -152,14 +164,29 @@ def _exp_survival_data(n: int, seed: int, beta_x: float, beta_z: float) -> pd.Da
     hazard = 0.1 * np.exp(beta_x * x + beta_z * z)
     t_event = rng.exponential(1 / hazard)
     t_cens = rng.uniform(0, 20, n)
-    return pd.DataFrame({"duration": np.minimum(t_event, t_cens), "churned": (t_event <= t_cens).astype(int),
-                         "tier": np.where(x == 1, "key", "basic"), "x": x, "z": z})
+    return pd.DataFrame(
+        {
+            "duration": np.minimum(t_event, t_cens),
+            "churned": (t_event <= t_cens).astype(int),
+            "tier": np.where(x == 1, "key", "basic"),
+            "x": x,
+            "z": z,
+        }
+    )
 
 
 def test_cox_recovers_planted_hazard_ratio():
     df = _exp_survival_data(3000, seed=8, beta_x=np.log(2.0), beta_z=0.5)
     tab = churn.cox_ph(df, "duration", "churned", ["x", "z"])
-    assert list(tab.columns) == ["covariate", "coef", "std_error", "hazard_ratio", "ci_low", "ci_high", "p_value"]
+    assert list(tab.columns) == [
+        "covariate",
+        "coef",
+        "std_error",
+        "hazard_ratio",
+        "ci_low",
+        "ci_high",
+        "p_value",
+    ]
     hr = tab.set_index("covariate")
     assert hr.loc["x", "hazard_ratio"] == pytest.approx(2.0, rel=0.15)
     assert hr.loc["x", "ci_low"] < 2.0 < hr.loc["x", "ci_high"]
@@ -188,7 +215,9 @@ def test_logrank():
 
 def _churn_data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({"tenure": rng.normal(size=n), "noise1": rng.normal(size=n), "noise2": rng.normal(size=n)})
+    X = pd.DataFrame(
+        {"tenure": rng.normal(size=n), "noise1": rng.normal(size=n), "noise2": rng.normal(size=n)}
+    )
     p = 1 / (1 + np.exp(-(-1.0 - 2.0 * X["tenure"].to_numpy())))  # churn driven by tenure only
     y = rng.binomial(1, p)
     X.loc[rng.random(n) < 0.05, "noise1"] = np.nan  # imputation path
@@ -197,7 +226,7 @@ def _churn_data(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray
 
 @pytest.mark.parametrize("model", ["logistic", "hgb"])
 def test_churn_classifier_recovers_signal(model):
-    X, y, p_true = _churn_data(4000, seed=1)
+    X, y, _p_true = _churn_data(4000, seed=1)
     Xt, yt, pt = _churn_data(2000, seed=2)
     clf = churn.ChurnClassifier(model=model, random_state=0).fit(X, y)
     proba = clf.predict_proba(Xt)
@@ -234,7 +263,9 @@ def test_reliability_table_and_plot():
     tab = churn.reliability_table(y, p, n_bins=10)
     assert len(tab) == 10 and tab["n"].sum() == 20_000
     np.testing.assert_allclose(tab["observed_rate"], tab["mean_predicted"], atol=0.03)
-    assert ((tab["ci_low"] <= tab["observed_rate"]) & (tab["observed_rate"] <= tab["ci_high"])).all()
+    assert (
+        (tab["ci_low"] <= tab["observed_rate"]) & (tab["observed_rate"] <= tab["ci_high"])
+    ).all()
     ax = churn.plot_reliability(tab)
     assert isinstance(ax, matplotlib.axes.Axes)
 
@@ -255,13 +286,17 @@ def test_churn_classifier_guards():
 
 
 def _accounts() -> pd.DataFrame:
-    return pd.DataFrame({
-        "account_id": ["C1", "C2", "C3", "D1", "D2", "D3"],
-        "acquired_on": pd.to_datetime(["2019-12-01", "2019-12-11", "2019-12-01", "2020-05-01",
-                                       "2020-02-01", "2021-01-05"]),
-        "churned_on": pd.to_datetime([None, "2020-03-20", "2020-06-01", "2021-03-01",
-                                      "2020-05-01", None]),
-    })
+    return pd.DataFrame(
+        {
+            "account_id": ["C1", "C2", "C3", "D1", "D2", "D3"],
+            "acquired_on": pd.to_datetime(
+                ["2019-12-01", "2019-12-11", "2019-12-01", "2020-05-01", "2020-02-01", "2021-01-05"]
+            ),
+            "churned_on": pd.to_datetime(
+                [None, "2020-03-20", "2020-06-01", "2021-03-01", "2020-05-01", None]
+            ),
+        }
+    )
 
 
 def test_renewal_survivors_hand_table():
@@ -269,8 +304,9 @@ def test_renewal_survivors_hand_table():
     # 2019: renewals every 100 days from Dec 2019; the last member's 4th (2021-01-14) is after as_of.
     # C2 churns on its first renewal day (not renewed); C3 between the 1st and 2nd renewals.
     # 2020: D1's churn is after as_of (still alive); D3 was acquired after as_of (left out).
-    expected = pd.DataFrame({0: [3, 2], 1: [2, 1], 2: [1, 1], 3: [1, pd.NA]}, index=[2019, 2020],
-                            dtype="Int64")
+    expected = pd.DataFrame(
+        {0: [3, 2], 1: [2, 1], 2: [1, 1], 3: [1, pd.NA]}, index=[2019, 2020], dtype="Int64"
+    )
     pd.testing.assert_frame_equal(tab, expected, check_names=False, check_column_type=False)
     assert tab.index.name == "cohort" and tab.attrs["period_days"] == 100
     assert tab.attrs["n_accounts"] == {2019: 3, 2020: 2}
@@ -285,7 +321,9 @@ def test_renewal_survivors_hand_table():
 def test_renewal_survivors_guards():
     acc = _accounts()
     with pytest.raises(ValueError, match="before 'acquired_on'"):
-        churn.renewal_survivors(acc.assign(churned_on=pd.to_datetime("2019-01-01")), 100, "2020-12-31")
+        churn.renewal_survivors(
+            acc.assign(churned_on=pd.to_datetime("2019-01-01")), 100, "2020-12-31"
+        )
     with pytest.raises(ValueError, match="no 'acquired_on'"):
         churn.renewal_survivors(acc.assign(acquired_on=pd.NaT), 100, "2020-12-31")
     with pytest.raises(ValueError, match="before observed_from"):
@@ -303,7 +341,11 @@ def test_account_durations_hand_table():
     assert list(d["event"]) == [0, 1, 1, 0, 1]
     at_cutoff = churn.account_durations(_accounts(), "2020-12-31", start="2020-04-01")
     assert list(at_cutoff.index) == ["C1", "C3", "D2"]  # C2 left before, D1 joined after
-    assert list(at_cutoff["duration_days"]) == [274, 61, 30] and list(at_cutoff["event"]) == [0, 1, 1]
+    assert list(at_cutoff["duration_days"]) == [274, 61, 30] and list(at_cutoff["event"]) == [
+        0,
+        1,
+        1,
+    ]
     trunc = churn.account_durations(_accounts(), "2020-12-31", observed_from="2020-03-01")
     assert list(trunc["entry_days"]) == [91, 81, 91, 0, 29]
     km = churn.kaplan_meier(trunc["duration_days"], trunc["event"], entry=trunc["entry_days"])

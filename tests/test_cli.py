@@ -47,15 +47,30 @@ def test_validate_missing_folder(tmp_path, capsys):
 
 
 def test_synth_writes_folder(tmp_path, capsys):
-    assert main(["synth", "--accounts", "20", "--years", "1", "--seed", "3",
-                 "--out", str(tmp_path / "s")]) == 0
+    assert (
+        main(
+            [
+                "synth",
+                "--accounts",
+                "20",
+                "--years",
+                "1",
+                "--seed",
+                "3",
+                "--out",
+                str(tmp_path / "s"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "s" / "truth.json").exists()
     assert main(["validate", str(tmp_path / "s")]) == 0
 
 
 def test_console_script_help():
-    result = subprocess.run([sys.executable, "-m", "kamlab.cli", "--help"], capture_output=True,
-                            text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "kamlab.cli", "--help"], capture_output=True, text=True, check=True
+    )
     assert "synth" in result.stdout and "validate" in result.stdout and "run" in result.stdout
 
 

@@ -30,6 +30,7 @@ def needs_cdnow(test):
     """Mark a test as reading ../shared/reference/cdnow and skip it when the folder is absent."""
     return pytest.mark.reference(_skip_cdnow(test))
 
+
 BGNBD_PUB = {"r": 0.2426, "alpha": 4.4135, "a": 0.7929, "b": 2.4258}
 PNBD_PUB = {"r": 0.5533, "alpha": 10.5776, "s": 0.6062, "beta": 11.6679}
 GG_PUB = {"p": 6.2488, "q": 3.7446, "gamma": 15.4477}
@@ -42,13 +43,19 @@ GG_PUB = {"p": 6.2488, "q": 3.7446, "gamma": 15.4477}
 def cdnow_tx() -> pd.DataFrame:
     if not (CDNOW / "CDNOW_sample.txt").exists():
         pytest.skip(f"CDNOW reference data not found at {CDNOW}")
-    raw = pd.read_csv(CDNOW / "CDNOW_sample.txt", sep=r"\s+", header=None,
-                      names=["master_id", "id", "date", "cds", "dollars"])
-    return pd.DataFrame({
-        "account_id": raw["id"].astype(str),
-        "date": pd.to_datetime(raw["date"].astype(str), format="%Y%m%d"),
-        "amount": raw["dollars"].astype(float),
-    })
+    raw = pd.read_csv(
+        CDNOW / "CDNOW_sample.txt",
+        sep=r"\s+",
+        header=None,
+        names=["master_id", "id", "date", "cds", "dollars"],
+    )
+    return pd.DataFrame(
+        {
+            "account_id": raw["id"].astype(str),
+            "date": pd.to_datetime(raw["date"].astype(str), format="%Y%m%d"),
+            "amount": raw["dollars"].astype(float),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +74,9 @@ def cdnow_summary() -> pd.DataFrame:
 def cdnow_spend() -> pd.DataFrame:
     if not (CDNOW / "cdnow_customers_summary_with_transactions.csv").exists():
         pytest.skip(f"CDNOW reference data not found at {CDNOW}")
-    return pd.read_csv(CDNOW / "cdnow_customers_summary_with_transactions.csv", dtype={"ID": str}).set_index("ID")
+    return pd.read_csv(
+        CDNOW / "cdnow_customers_summary_with_transactions.csv", dtype={"ID": str}
+    ).set_index("ID")
 
 
 @pytest.fixture(scope="module")
@@ -104,14 +113,32 @@ def _round_half_up(values, decimals: int = 2):
 
 
 def test_rfm_summary_small_hand_made():
-    tx = pd.DataFrame({
-        "acc": ["a", "a", "a", "a", "b", "c", "c"],
-        "when": pd.to_datetime(["2024-01-01", "2024-01-01", "2024-01-08", "2024-01-15",
-                                "2024-01-10", "2024-02-01", "2024-01-31"]),
-        "value": [10.0, 5.0, 20.0, -4.0, 7.0, 1.0, 2.0],
-    })
-    s = clv.rfm_summary(tx, "2024-01-22", holdout_end="2024-01-31", freq="D",
-                        account_col="acc", date_col="when", amount_col="value")
+    tx = pd.DataFrame(
+        {
+            "acc": ["a", "a", "a", "a", "b", "c", "c"],
+            "when": pd.to_datetime(
+                [
+                    "2024-01-01",
+                    "2024-01-01",
+                    "2024-01-08",
+                    "2024-01-15",
+                    "2024-01-10",
+                    "2024-02-01",
+                    "2024-01-31",
+                ]
+            ),
+            "value": [10.0, 5.0, 20.0, -4.0, 7.0, 1.0, 2.0],
+        }
+    )
+    s = clv.rfm_summary(
+        tx,
+        "2024-01-22",
+        holdout_end="2024-01-31",
+        freq="D",
+        account_col="acc",
+        date_col="when",
+        amount_col="value",
+    )
     assert list(s.index) == ["a", "b"]  # c's first purchase is after the calibration end
     a = s.loc["a"]
     # the credit note on 01-15 is not a purchase: one repeat purchase day (01-08)
@@ -122,18 +149,34 @@ def test_rfm_summary_small_hand_made():
     assert s.loc["b", "T"] == 12
     assert (s["frequency_holdout"] == 0).all() and (s["duration_holdout"] == 9).all()
     assert s.attrs["freq"] == "D"
-    weeks = clv.rfm_summary(tx, "2024-01-22", account_col="acc", date_col="when", amount_col="value")
+    weeks = clv.rfm_summary(
+        tx, "2024-01-22", account_col="acc", date_col="when", amount_col="value"
+    )
     assert weeks.loc["a", "T"] == pytest.approx(3.0) and "frequency_holdout" not in weeks
 
 
 def test_rfm_summary_credit_notes_are_not_purchases():
     day = pd.to_datetime
-    tx = pd.DataFrame({
-        "account_id": ["a"] * 7 + ["b", "b", "c"],
-        "date": day(["2024-01-01", "2024-01-03", "2024-01-05", "2024-01-05", "2024-01-09",
-                     "2024-01-09", "2024-01-12", "2024-01-02", "2024-01-04", "2024-01-06"]),
-        "amount": [10.0, -3.0, 8.0, -2.0, 5.0, -5.0, -1.0, -7.0, 4.0, 0.0],
-    })
+    tx = pd.DataFrame(
+        {
+            "account_id": ["a"] * 7 + ["b", "b", "c"],
+            "date": day(
+                [
+                    "2024-01-01",
+                    "2024-01-03",
+                    "2024-01-05",
+                    "2024-01-05",
+                    "2024-01-09",
+                    "2024-01-09",
+                    "2024-01-12",
+                    "2024-01-02",
+                    "2024-01-04",
+                    "2024-01-06",
+                ]
+            ),
+            "amount": [10.0, -3.0, 8.0, -2.0, 5.0, -5.0, -1.0, -7.0, 4.0, 0.0],
+        }
+    )
     s = clv.rfm_summary(tx, "2024-01-10", holdout_end="2024-01-20", freq="D")
     a = s.loc["a"]
     # purchase days: 01-01 (10), 01-05 (net 6 > 0); not 01-03 (credit), 01-09 (nets to 0)
@@ -149,12 +192,23 @@ def test_rfm_summary_credit_notes_are_not_purchases():
 
 
 def test_cumulative_purchases_and_plot():
-    tx = pd.DataFrame({
-        "account_id": ["a", "a", "a", "a", "b", "b", "c"],
-        "date": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-10", "2024-01-20",
-                                "2024-01-05", "2024-01-25", "2024-01-22"]),
-        "amount": [5.0, 3.0, -3.0, 4.0, 2.0, 6.0, 9.0],
-    })
+    tx = pd.DataFrame(
+        {
+            "account_id": ["a", "a", "a", "a", "b", "b", "c"],
+            "date": pd.to_datetime(
+                [
+                    "2024-01-01",
+                    "2024-01-08",
+                    "2024-01-10",
+                    "2024-01-20",
+                    "2024-01-05",
+                    "2024-01-25",
+                    "2024-01-22",
+                ]
+            ),
+            "amount": [5.0, 3.0, -3.0, 4.0, 2.0, 6.0, 9.0],
+        }
+    )
     m = _fitted(clv.BGNBD, **BGNBD_PUB)
     track = clv.cumulative_purchases(m, tx, "2024-01-14", "2024-01-28", freq="D")
     assert list(track.columns) == ["t", "date", "actual", "predicted", "holdout"]
@@ -178,7 +232,9 @@ def test_cumulative_purchases_and_plot():
 
 
 def test_rfm_summary_input_errors():
-    tx = pd.DataFrame({"account_id": ["a"], "date": pd.to_datetime(["2024-01-01"]), "amount": [1.0]})
+    tx = pd.DataFrame(
+        {"account_id": ["a"], "date": pd.to_datetime(["2024-01-01"]), "amount": [1.0]}
+    )
     with pytest.raises(ValueError, match="freq must be one of"):
         clv.rfm_summary(tx, "2024-02-01", freq="Q")
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['amount'\]"):
@@ -264,13 +320,24 @@ def test_bgnbd_conditional_expectation_paper_example():
 def _bgnbd_pmf(x: np.ndarray, t: float, r, alpha, a, b) -> np.ndarray:
     """P(X(t) = x), eq. (8) of Fader, Hardie & Lee (2005), an independent route to E[X(t)]."""
     lb = betaln(a, b)
-    term1 = np.exp(betaln(a, b + x) - lb + gammaln(r + x) - gammaln(r) - gammaln(x + 1)
-                   + r * np.log(alpha / (alpha + t)) + x * np.log(t / (alpha + t)))
+    term1 = np.exp(
+        betaln(a, b + x)
+        - lb
+        + gammaln(r + x)
+        - gammaln(r)
+        - gammaln(x + 1)
+        + r * np.log(alpha / (alpha + t))
+        + x * np.log(t / (alpha + t))
+    )
     j = np.arange(x.max())
     cum_terms = np.exp(gammaln(r + j) - gammaln(r) - gammaln(j + 1) + j * np.log(t / (alpha + t)))
     partial = np.r_[0.0, np.cumsum(cum_terms)][x]  # sum_{j < x}
-    term2 = np.where(x > 0, np.exp(betaln(a + 1, b + np.maximum(x, 1) - 1) - lb)
-                     * (1 - (alpha / (alpha + t)) ** r * partial), 0.0)
+    term2 = np.where(
+        x > 0,
+        np.exp(betaln(a + 1, b + np.maximum(x, 1) - 1) - lb)
+        * (1 - (alpha / (alpha + t)) ** r * partial),
+        0.0,
+    )
     return term1 + term2
 
 
@@ -299,9 +366,13 @@ def test_pareto_nbd_likelihood_and_predictions_formulas():
     r, alpha, s, beta = PNBD_PUB.values()
     # new customer: closed form vs integral of the instantaneous rate r/alpha * P(alive at u)
     integrand = lambda u: r / alpha * (beta / (beta + u)) ** s  # noqa: E731
-    assert m.expected_purchases_new(39.0) == pytest.approx(integrate.quad(integrand, 0, 39)[0], rel=1e-8)
+    assert m.expected_purchases_new(39.0) == pytest.approx(
+        integrate.quad(integrand, 0, 39)[0], rel=1e-8
+    )
     # conditional expectation at t = 0 is 0 and grows with t
-    e = m.expected_purchases(np.array([[0.0], [10.0], [39.0]]), [2, 0], [30.43, 0.0], [38.86, 38.86])
+    e = m.expected_purchases(
+        np.array([[0.0], [10.0], [39.0]]), [2, 0], [30.43, 0.0], [38.86, 38.86]
+    )
     assert np.all(e[0] == 0) and np.all(np.diff(e, axis=0) > 0)
     pa = m.probability_alive([0, 2, 10], [0.0, 30.43, 5.0], [38.86, 38.86, 38.86])
     assert np.all((pa > 0) & (pa < 1)) and pa[1] > pa[2]
@@ -311,14 +382,21 @@ def test_pareto_nbd_likelihood_and_predictions_formulas():
 def test_pareto_nbd_loglik_no_hyp2f1_overflow(alpha, beta):
     # x = 300 purchases: the plain 2F1(r+s+x, r+x; r+s+x+1; z) overflows when alpha << beta.
     r, s, x, tx, T = 0.55, 0.6, 300.0, 30.0, 39.0
-    ll = clv._pnbd_loglik(np.array([r, alpha, s, beta]), np.array([x]), np.array([tx]), np.array([T]))[0]
+    ll = clv._pnbd_loglik(
+        np.array([r, alpha, s, beta]), np.array([x]), np.array([tx]), np.array([T])
+    )[0]
     # reference: L = C [ (a+T)^-(r+x) (b+T)^-s + int_tx^T (a+u)^-(r+x) s b^s... ] by quadrature,
     # scaled by (alpha + tx)^(r+x) to stay in range
     log_c = gammaln(r + x) - gammaln(r) + r * math.log(alpha) + s * math.log(beta)
     scale = (r + x) * math.log(alpha + tx)
     alive = math.exp(scale - (r + x) * math.log(alpha + T) - s * math.log(beta + T))
-    dead = integrate.quad(lambda u: math.exp(scale - (r + x) * math.log(alpha + u))
-                          * s * (beta + u) ** (-s - 1), tx, T, epsabs=0, epsrel=1e-11)[0]
+    dead = integrate.quad(
+        lambda u: math.exp(scale - (r + x) * math.log(alpha + u)) * s * (beta + u) ** (-s - 1),
+        tx,
+        T,
+        epsabs=0,
+        epsrel=1e-11,
+    )[0]
     ref = log_c - scale + math.log(alive + dead)
     assert np.isfinite(ll)
     assert ll == pytest.approx(ref, rel=1e-8)
@@ -369,9 +447,15 @@ def test_holdout_check_cdnow(cdnow_rfm):
 
 def test_holdout_check_bins():
     m = _fitted(clv.BGNBD, **BGNBD_PUB)
-    summary = pd.DataFrame({"frequency": [0, 3, 9, 10, 30], "recency": [0.0, 5, 20, 25, 30],
-                            "T": [30.0] * 5, "frequency_holdout": [0, 1, 2, 3, 9],
-                            "duration_holdout": [10.0] * 5})
+    summary = pd.DataFrame(
+        {
+            "frequency": [0, 3, 9, 10, 30],
+            "recency": [0.0, 5, 20, 25, 30],
+            "T": [30.0] * 5,
+            "frequency_holdout": [0, 1, 2, 3, 9],
+            "duration_holdout": [10.0] * 5,
+        }
+    )
     chk = clv.holdout_check(m, summary, bins=[0, 1, 10, 25])
     assert list(chk.index) == ["0", "1-9", "10-24", "25+", "total"]
     assert list(chk["n"]) == [1, 2, 1, 1, 5]
@@ -446,12 +530,17 @@ def test_customer_lifetime_value(cdnow_rfm, gg_cdnow):
     spend = gg_cdnow.expected_spend(s["frequency"], s["monetary_value"])
     # no discounting: CLV = E[purchases over the horizon] * expected spend
     v0 = clv.customer_lifetime_value(m, gg_cdnow, s, horizon=52, discount_rate=0.0)
-    np.testing.assert_allclose(v0, m.expected_purchases(52, s["frequency"], s["recency"], s["T"]) * spend, rtol=1e-10)
+    np.testing.assert_allclose(
+        v0, m.expected_purchases(52, s["frequency"], s["recency"], s["T"]) * spend, rtol=1e-10
+    )
     assert (v < v0).all()
     # 12 monthly periods on a weekly summary cover 12 * 30.4375 / 7 weeks
     vm = clv.customer_lifetime_value(m, gg_cdnow, s, horizon=12, discount_rate=0.0, freq="M")
     np.testing.assert_allclose(
-        vm, m.expected_purchases(12 * 30.4375 / 7, s["frequency"], s["recency"], s["T"]) * spend, rtol=1e-10)
+        vm,
+        m.expected_purchases(12 * 30.4375 / 7, s["frequency"], s["recency"], s["T"]) * spend,
+        rtol=1e-10,
+    )
     with pytest.raises(ValueError, match="horizon"):
         clv.customer_lifetime_value(m, gg_cdnow, s, horizon=0)
 
@@ -462,7 +551,12 @@ def test_customer_lifetime_value(cdnow_rfm, gg_cdnow):
 @pytest.mark.parametrize(
     "f,r,T,message",
     [
-        ([1, -1], [1.0, 0.0], [5.0, 5.0], r"1 row\(s\) where frequency is negative; first ids: \[1\]"),
+        (
+            [1, -1],
+            [1.0, 0.0],
+            [5.0, 5.0],
+            r"1 row\(s\) where frequency is negative; first ids: \[1\]",
+        ),
         ([1.5, 1], [1.0, 1.0], [5.0, 5.0], r"frequency is not an integer"),
         ([1, 2], [1.0, 6.0], [5.0, 5.0], r"1 row\(s\) where recency > T .*first ids: \[1\]"),
         ([1, np.nan], [1.0, 1.0], [5.0, 5.0], r"frequency has 1 missing or non-finite"),
@@ -478,17 +572,23 @@ def test_rfm_guards(cls, f, r, T, message):
 
 
 def test_guard_ids_come_from_index():
-    s = pd.DataFrame({"frequency": [1, 2, 3], "recency": [1.0, 9.0, 9.5], "T": [5.0, 5.0, 5.0]},
-                     index=pd.Index(["acc-1", "acc-2", "acc-3"], name="account_id"))
+    s = pd.DataFrame(
+        {"frequency": [1, 2, 3], "recency": [1.0, 9.0, 9.5], "T": [5.0, 5.0, 5.0]},
+        index=pd.Index(["acc-1", "acc-2", "acc-3"], name="account_id"),
+    )
     with pytest.raises(ValueError, match=r"2 row\(s\) where recency > T.*\['acc-2', 'acc-3'\]"):
         clv.BGNBD().fit(s["frequency"], s["recency"], s["T"])
 
 
 def test_gamma_gamma_guards():
     f = pd.Series([2, 3, 1, 4], index=["a", "b", "c", "d"])
-    with pytest.raises(ValueError, match=r"2 row\(s\) have monetary_value <= 0.*first ids: \['b', 'd'\]"):
+    with pytest.raises(
+        ValueError, match=r"2 row\(s\) have monetary_value <= 0.*first ids: \['b', 'd'\]"
+    ):
         clv.GammaGamma().fit(f, pd.Series([10.0, 0.0, 5.0, -3.0], index=f.index))
-    with pytest.raises(ValueError, match=r"repeat customers only: 1 row\(s\) have frequency 0.*\['c'\]"):
+    with pytest.raises(
+        ValueError, match=r"repeat customers only: 1 row\(s\) have frequency 0.*\['c'\]"
+    ):
         clv.GammaGamma().fit(f.where(f != 1, 0), pd.Series([10.0, 2.0, 5.0, 3.0], index=f.index))
     with pytest.raises(ValueError, match="monetary_value has 1 missing"):
         clv.GammaGamma().fit(f, [1.0, np.nan, 2.0, 3.0])
@@ -534,32 +634,44 @@ def test_unfitted_and_summary():
     # weights reproduce the unweighted fit on duplicated rows
     half = sim.iloc[:1500]
     mw = clv.BGNBD().fit(half["frequency"], half["recency"], half["T"], weights=np.full(1500, 2.0))
-    md = clv.BGNBD().fit(pd.concat([half] * 2)["frequency"], pd.concat([half] * 2)["recency"],
-                         pd.concat([half] * 2)["T"])
+    md = clv.BGNBD().fit(
+        pd.concat([half] * 2)["frequency"],
+        pd.concat([half] * 2)["recency"],
+        pd.concat([half] * 2)["T"],
+    )
     np.testing.assert_allclose(mw.params_, md.params_, rtol=1e-5)
     assert mw.log_likelihood_ == pytest.approx(md.log_likelihood_)
 
 
 def test_value_vs_tier_hand_values():
     values = pd.Series([100.0, 90, 80, 10, 5, 1, 50, 40, 30, 20], index=list("abcdefghij"))
-    scores = pd.DataFrame({"score": [9.0, 1, 8, 7, 2, 3, 6, 5, 4, 0],
-                           "tier": ["strategic", "regular", "key", "key"] + ["regular"] * 6},
-                          index=list("abcdefghij"))
+    scores = pd.DataFrame(
+        {
+            "score": [9.0, 1, 8, 7, 2, 3, 6, 5, 4, 0],
+            "tier": ["strategic", "regular", "key", "key"] + ["regular"] * 6,
+        },
+        index=list("abcdefghij"),
+    )
     out = clv.value_vs_tier(values, scores.assign(extra=1), top=0.2)
     assert out["n"] == 10 and out["n_top"] == 2
     assert out["key_share_all"] == pytest.approx(0.3) and out["key_share_top"] == pytest.approx(0.5)
     assert out["lift"] == pytest.approx(0.5 / 0.3)
     assert out["value_share_key"] == pytest.approx(190 / 426)
     from scipy.stats import spearmanr
+
     assert out["spearman"] == pytest.approx(spearmanr(values, scores["score"])[0])
     with pytest.raises(ValueError, match="top must be"):
         clv.value_vs_tier(values, scores, top=1.5)
 
 
 def test_rfm_summary_leaves_out_and_counts_accounts_first_seen_on_the_calibration_end():
-    tx = pd.DataFrame({"account_id": ["a", "a", "b"],
-                       "date": pd.to_datetime(["2020-01-01", "2020-01-10", "2020-01-31"]),
-                       "amount": [10.0, 20.0, 5.0]})
+    tx = pd.DataFrame(
+        {
+            "account_id": ["a", "a", "b"],
+            "date": pd.to_datetime(["2020-01-01", "2020-01-10", "2020-01-31"]),
+            "amount": [10.0, 20.0, 5.0],
+        }
+    )
     summary = clv.rfm_summary(tx, "2020-01-31", freq="D")
     assert list(summary.index) == ["a"] and summary.loc["a", "T"] == 30
     assert summary.attrs["excluded_zero_T"] == ["b"]
@@ -574,8 +686,9 @@ def test_expected_spend_accepts_zero_but_not_negative_mean_spend():
 
 
 def test_expected_spend_falls_back_to_observed_when_q_is_at_most_one():
-    summary = pd.DataFrame({"frequency": [0, 2, 3], "monetary_value": [0.0, 10.0, 30.0]},
-                           index=["a", "b", "c"])
+    summary = pd.DataFrame(
+        {"frequency": [0, 2, 3], "monetary_value": [0.0, 10.0, 30.0]}, index=["a", "b", "c"]
+    )
     heavy = _fitted(clv.GammaGamma, p=2.0, q=0.8, gamma=5.0)
     spend = clv.expected_spend_or_observed(heavy, summary)
     assert list(spend) == [20.0, 10.0, 30.0]  # x = 0 gets the repeaters' median

@@ -33,11 +33,25 @@ SEEDS = REPO.parent / "shared" / "seeds"
 # --------------------------------------------------------------------------- catalogue
 def test_shipped_catalogue_covers_the_seed_criteria():
     cat = load_catalogue()
-    for cid in ("revenue_contribution", "growth_potential", "strategic_fit", "market_influence",
-                "willingness_to_partner", "complexity_of_needs", "cost_to_serve",
-                "executive_fit", "innovativeness", "reputation", "ease_of_buying",
-                "information_exchange", "long_term_vision", "margin", "satisfaction",
-                "purchase_frequency", "breadth"):
+    for cid in (
+        "revenue_contribution",
+        "growth_potential",
+        "strategic_fit",
+        "market_influence",
+        "willingness_to_partner",
+        "complexity_of_needs",
+        "cost_to_serve",
+        "executive_fit",
+        "innovativeness",
+        "reputation",
+        "ease_of_buying",
+        "information_exchange",
+        "long_term_vision",
+        "margin",
+        "satisfaction",
+        "purchase_frequency",
+        "breadth",
+    ):
         assert cid in cat, cid
     assert {c.family for c in cat} == set(FAMILIES)
     assert cat["cost_to_serve"].direction == -1 and cat["cost_to_serve"].column == "cost_to_serve"
@@ -82,28 +96,55 @@ def _catalogue_file(tmp_path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("body, key, words", [
-    ("criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 2}\n",
-     "criteria[0] ('x').direction", "+1 or -1"),
-    ("criteria:\n  - {id: x, family: sizes, source: 'feature:a', direction: 1}\n",
-     "criteria[0] ('x').family", "did you mean 'size'"),
-    ("criteria:\n  - {id: x, family: size, direction: 1}\n",
-     "criteria[0] ('x').source", "is missing"),
-    ("criteria:\n  - {id: x, family: size, source: 'column:a', direction: 1}\n",
-     "criteria[0] ('x').source", "feature:<column>"),
-    ("criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 1, wieght: 2}\n",
-     "criteria[0] ('x').wieght", "did you mean 'weight'"),
-    ("criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 1, weight: -1}\n",
-     "criteria[0] ('x').weight", "≥ 0"),
-    ("criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 1}\n"
-     "  - {id: x, family: size, source: 'feature:b', direction: 1}\n",
-     "criteria[1].id", "duplicate"),
-    ("references: {seed_000: {title: T}}\n"
-     "criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 1, reference: seed_001}\n",
-     "criteria[0] ('x').reference", "unknown reference 'seed_001'"),
-    ("criteria: []\n", "criteria", "non-empty"),
-    ("critera:\n  - {id: x}\n", "critera", "did you mean 'criteria'"),
-])
+@pytest.mark.parametrize(
+    "body, key, words",
+    [
+        (
+            "criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 2}\n",
+            "criteria[0] ('x').direction",
+            "+1 or -1",
+        ),
+        (
+            "criteria:\n  - {id: x, family: sizes, source: 'feature:a', direction: 1}\n",
+            "criteria[0] ('x').family",
+            "did you mean 'size'",
+        ),
+        (
+            "criteria:\n  - {id: x, family: size, direction: 1}\n",
+            "criteria[0] ('x').source",
+            "is missing",
+        ),
+        (
+            "criteria:\n  - {id: x, family: size, source: 'column:a', direction: 1}\n",
+            "criteria[0] ('x').source",
+            "feature:<column>",
+        ),
+        (
+            "criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 1, wieght: 2}\n",
+            "criteria[0] ('x').wieght",
+            "did you mean 'weight'",
+        ),
+        (
+            "criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 1, weight: -1}\n",
+            "criteria[0] ('x').weight",
+            "≥ 0",
+        ),
+        (
+            "criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 1}\n"
+            "  - {id: x, family: size, source: 'feature:b', direction: 1}\n",
+            "criteria[1].id",
+            "duplicate",
+        ),
+        (
+            "references: {seed_000: {title: T}}\n"
+            "criteria:\n  - {id: x, family: size, source: 'feature:a', direction: 1, reference: seed_001}\n",
+            "criteria[0] ('x').reference",
+            "unknown reference 'seed_001'",
+        ),
+        ("criteria: []\n", "criteria", "non-empty"),
+        ("critera:\n  - {id: x}\n", "critera", "did you mean 'criteria'"),
+    ],
+)
 def test_malformed_catalogue_names_the_key(tmp_path, body, key, words):
     path = _catalogue_file(tmp_path, body)
     with pytest.raises(CatalogueError) as info:
@@ -119,28 +160,59 @@ def test_invalid_yaml_syntax_names_file_and_line(tmp_path):
         load_catalogue(path)
 
 
-@pytest.mark.parametrize("rule, key, words", [
-    ({"weights": {"revenue_contributon": 1}}, "weights.revenue_contributon",
-     "did you mean 'revenue_contribution'"),
-    ({"weights": {"revenue_contribution": "high"}}, "weights.revenue_contribution", "number"),
-    ({"weights": {"revenue_contribution": 0}}, "weights", "positive"),
-    ({"wieghts": {"revenue_contribution": 1}}, "wieghts", "did you mean 'weights'"),
-    ({"weights": {"revenue_contribution": 1}, "tiers": {"strategic": 0.2, "key": 0.1}},
-     "tiers.strategic", "cumulative"),
-    ({"weights": {"revenue_contribution": 1}, "tiers": {"method": "top"}}, "tiers.method",
-     "'cap' or 'threshold'"),
-    ({"weights": {"revenue_contribution": 1}, "tiers": {"key": 1.5}}, "tiers.key", "[0, 1]"),
-    ({"weights": {"revenue_contribution": 1}, "normalisation": "zscore"}, "normalisation",
-     "rank, robust_z"),
-    ({"weights": {"revenue_contribution": 1}, "types": {"growth": "growth"}}, "types.growth",
-     "unknown criterion"),
-    ({"weights": {"revenue_contribution": 1, "margin": 1},
-      "axes": {"attractiveness": ["revenue_contribution"], "strength": ["growth_potential"]}},
-     "axes.strength", "has no weight"),
-    ({"weights": {"revenue_contribution": 1, "margin": 1, "breadth": 1},
-      "axes": {"attractiveness": ["revenue_contribution"], "strength": ["margin"]}},
-     "axes", "on no axis: breadth"),
-])
+@pytest.mark.parametrize(
+    "rule, key, words",
+    [
+        (
+            {"weights": {"revenue_contributon": 1}},
+            "weights.revenue_contributon",
+            "did you mean 'revenue_contribution'",
+        ),
+        ({"weights": {"revenue_contribution": "high"}}, "weights.revenue_contribution", "number"),
+        ({"weights": {"revenue_contribution": 0}}, "weights", "positive"),
+        ({"wieghts": {"revenue_contribution": 1}}, "wieghts", "did you mean 'weights'"),
+        (
+            {"weights": {"revenue_contribution": 1}, "tiers": {"strategic": 0.2, "key": 0.1}},
+            "tiers.strategic",
+            "cumulative",
+        ),
+        (
+            {"weights": {"revenue_contribution": 1}, "tiers": {"method": "top"}},
+            "tiers.method",
+            "'cap' or 'threshold'",
+        ),
+        ({"weights": {"revenue_contribution": 1}, "tiers": {"key": 1.5}}, "tiers.key", "[0, 1]"),
+        (
+            {"weights": {"revenue_contribution": 1}, "normalisation": "zscore"},
+            "normalisation",
+            "rank, robust_z",
+        ),
+        (
+            {"weights": {"revenue_contribution": 1}, "types": {"growth": "growth"}},
+            "types.growth",
+            "unknown criterion",
+        ),
+        (
+            {
+                "weights": {"revenue_contribution": 1, "margin": 1},
+                "axes": {
+                    "attractiveness": ["revenue_contribution"],
+                    "strength": ["growth_potential"],
+                },
+            },
+            "axes.strength",
+            "has no weight",
+        ),
+        (
+            {
+                "weights": {"revenue_contribution": 1, "margin": 1, "breadth": 1},
+                "axes": {"attractiveness": ["revenue_contribution"], "strength": ["margin"]},
+            },
+            "axes",
+            "on no axis: breadth",
+        ),
+    ],
+)
 def test_malformed_rule_set_names_the_key(rule, key, words):
     with pytest.raises(CatalogueError) as info:
         load_rule_set(rule)
@@ -154,14 +226,20 @@ def test_unknown_rule_set_name_suggests():
 
 def test_user_rule_set_and_catalogue_files(tmp_path):
     rule_file = tmp_path / "mine.yaml"
-    rule_file.write_text("description: revenue and fit\nweights:\n  revenue_contribution: 2\n"
-                         "  strategic_fit: 1\ntiers: {method: cap, strategic: 0.1, key: 0.3}\n")
+    rule_file.write_text(
+        "description: revenue and fit\nweights:\n  revenue_contribution: 2\n"
+        "  strategic_fit: 1\ntiers: {method: cap, strategic: 0.1, key: 0.3}\n"
+    )
     mine = load_rule_set(rule_file)
-    assert mine.name == "mine" and mine.weights == {"revenue_contribution": 2.0,
-                                                     "strategic_fit": 1.0}
-    cat_file = _catalogue_file(tmp_path, "criteria:" + GOOD_CRITERION +
-                               "rule_sets:\n  a: {weights: {revenue_contribution: 1}}\n"
-                               "  b: {weights: {revenue_contribution: 2}}\n")
+    assert mine.name == "mine" and mine.weights == {
+        "revenue_contribution": 2.0,
+        "strategic_fit": 1.0,
+    }
+    cat_file = _catalogue_file(
+        tmp_path,
+        "criteria:" + GOOD_CRITERION + "rule_sets:\n  a: {weights: {revenue_contribution: 1}}\n"
+        "  b: {weights: {revenue_contribution: 2}}\n",
+    )
     assert len(load_catalogue(cat_file)) == 1
     assert load_rule_set(f"{cat_file}::b").weights == {"revenue_contribution": 2.0}
     with pytest.raises(CatalogueError, match="holds 2 rule sets"):
@@ -171,14 +249,20 @@ def test_user_rule_set_and_catalogue_files(tmp_path):
 # --------------------------------------------------------------------------- exact scores
 def _hand_features() -> pd.DataFrame:
     return pd.DataFrame(
-        {"revenue_12m": [100.0, 200.0, 300.0, 400.0],
-         "score_growth_potential": [1.0, np.nan, 5.0, 3.0]},
-        index=pd.Index(["A", "B", "C", "D"], name="account_id"))
+        {
+            "revenue_12m": [100.0, 200.0, 300.0, 400.0],
+            "score_growth_potential": [1.0, np.nan, 5.0, 3.0],
+        },
+        index=pd.Index(["A", "B", "C", "D"], name="account_id"),
+    )
 
 
-HAND_RULE = {"name": "hand", "weights": {"revenue_contribution": 1, "growth_potential": 1},
-             "tiers": {"method": "cap", "strategic": 0.25, "key": 0.5},
-             "types": {"revenue_split": 0.5, "growth_split": 0.5}}
+HAND_RULE = {
+    "name": "hand",
+    "weights": {"revenue_contribution": 1, "growth_potential": 1},
+    "tiers": {"method": "cap", "strategic": 0.25, "key": 0.5},
+    "types": {"revenue_split": 0.5, "growth_split": 0.5},
+}
 
 
 def test_scores_contributions_tiers_types_by_hand():
@@ -187,8 +271,9 @@ def test_scores_contributions_tiers_types_by_hand():
     contrib = contributions(feats, rule)
     # Revenue ranks 1..4 → (r − 0.5) / 4 − 0.5; growth observed 1, 5, 3 → ranks 1, 3, 2 of 3;
     # B's missing growth is imputed at the median (0). Both weights become 1/2.
-    np.testing.assert_allclose(contrib["revenue_contribution"],
-                               [-0.1875, -0.0625, 0.0625, 0.1875], atol=1e-15)
+    np.testing.assert_allclose(
+        contrib["revenue_contribution"], [-0.1875, -0.0625, 0.0625, 0.1875], atol=1e-15
+    )
     np.testing.assert_allclose(contrib["growth_potential"], [-1 / 6, 0, 1 / 6, 0], atol=1e-15)
     scored = score_accounts(feats, rule)
     np.testing.assert_allclose(scored["score"], contrib.sum(axis=1), atol=0)
@@ -230,10 +315,17 @@ def test_unavailable_criteria_are_reported_not_zeroed():
 
 
 def test_robust_z_and_threshold_tiers_by_hand():
-    feats = pd.DataFrame({"revenue_12m": [1.0, 2.0, 3.0, 4.0, 100.0]},
-                         index=pd.Index(list("ABCDE"), name="account_id"))
-    rule = load_rule_set({"weights": {"revenue_contribution": 1}, "normalisation": "robust_z",
-                          "tiers": {"method": "threshold", "strategic": 2.0, "key": 0.5}})
+    feats = pd.DataFrame(
+        {"revenue_12m": [1.0, 2.0, 3.0, 4.0, 100.0]},
+        index=pd.Index(list("ABCDE"), name="account_id"),
+    )
+    rule = load_rule_set(
+        {
+            "weights": {"revenue_contribution": 1},
+            "normalisation": "robust_z",
+            "tiers": {"method": "threshold", "strategic": 2.0, "key": 0.5},
+        }
+    )
     scored = score_accounts(feats, rule)
     # median 3, MAD 1 → z = (x − 3) / 1.4826, clipped at 3.
     np.testing.assert_allclose(scored["score"], [-2 / 1.4826, -1 / 1.4826, 0, 1 / 1.4826, 3.0])
@@ -242,8 +334,9 @@ def test_robust_z_and_threshold_tiers_by_hand():
 
 def test_cost_to_serve_direction_is_negative():
     feats = pd.DataFrame({"cost_to_serve": [1.0, 2.0, 3.0]}, index=["A", "B", "C"])
-    scored = score_accounts(feats.assign(revenue_12m=1.0),
-                            load_rule_set({"weights": {"cost_to_serve": 1}}))
+    scored = score_accounts(
+        feats.assign(revenue_12m=1.0), load_rule_set({"weights": {"cost_to_serve": 1}})
+    )
     assert scored["rank"].tolist() == [1, 2, 3]
 
 
@@ -274,12 +367,18 @@ def test_sample_caps_hold_and_contributions_add_up(sample_features, name):
     assert n == 244
     assert counts["strategic"] == math.floor(0.03 * n) == 7
     assert counts["strategic"] + counts["key"] == math.floor(0.15 * n) == 36
-    assert scored.loc[scored["tier"] >= "key", "score"].min() > \
-        scored.loc[scored["tier"] == "regular", "score"].max()
+    assert (
+        scored.loc[scored["tier"] >= "key", "score"].min()
+        > scored.loc[scored["tier"] == "regular", "score"].max()
+    )
     contrib = contributions(sample_features, rule)
     np.testing.assert_allclose(contrib.sum(axis=1), scored["score"], rtol=0, atol=1e-12)
-    assert scored["type"].value_counts().to_dict() == {"tactical": 137, "high-growth": 58,
-                                                       "stable": 32, "strategic": 17}
+    assert scored["type"].value_counts().to_dict() == {
+        "tactical": 137,
+        "high-growth": 58,
+        "stable": 32,
+        "strategic": 17,
+    }
 
 
 def test_sample_seed_weighted_differs_from_size_only(sample_features):
@@ -297,8 +396,9 @@ def test_sample_seed_weighted_differs_from_size_only(sample_features):
 
 def test_sample_selection_matrix_axes(sample_features):
     scored = score_accounts(sample_features, "selection_matrix")
-    np.testing.assert_allclose(scored["attractiveness"] + scored["strength"], scored["score"],
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        scored["attractiveness"] + scored["strength"], scored["score"], atol=1e-12
+    )
     assert set(scored["quadrant"].unique()) == {"strategic", "star", "status", "streamline"}
 
 
@@ -326,11 +426,13 @@ def test_sample_review_and_migration(sample_dataset):
 def test_uci_wholesale_size_only_tiers():
     path = reference_path("uci-wholesale-customers", "customers.csv")
     customers = pd.read_csv(path)
-    spend = customers[["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper",
-                       "Delicatessen"]].sum(axis=1)
-    feats = pd.DataFrame({"revenue_12m": spend.to_numpy(dtype=float)},
-                         index=pd.Index([f"C{i:03d}" for i in range(len(spend))],
-                                        name="account_id"))
+    spend = customers[
+        ["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicatessen"]
+    ].sum(axis=1)
+    feats = pd.DataFrame(
+        {"revenue_12m": spend.to_numpy(dtype=float)},
+        index=pd.Index([f"C{i:03d}" for i in range(len(spend))], name="account_id"),
+    )
     scored = score_accounts(feats, "size_only")
     counts = scored["tier"].value_counts()
     assert (counts["strategic"], counts["key"], counts["regular"]) == (13, 53, 374)

@@ -35,20 +35,30 @@ def test_optional_tables_may_be_absent(tiny_dir):
     (tiny_dir / "interactions.csv").unlink()
     ds = load_dataset(tiny_dir)
     assert not ds.has_assessments and list(ds.assessments.columns) == [
-        "account_id", "assessed_on", "criterion", "score"]
+        "account_id",
+        "assessed_on",
+        "criterion",
+        "score",
+    ]
 
 
 def test_column_mapping_flat_and_per_table(tiny_dir):
-    tx = (tiny_dir / "transactions.csv").read_text().replace("account_id,date,amount",
-                                                             "CustomerID,InvoiceDate,Value")
+    tx = (
+        (tiny_dir / "transactions.csv")
+        .read_text()
+        .replace("account_id,date,amount", "CustomerID,InvoiceDate,Value")
+    )
     (tiny_dir / "transactions.csv").write_text(tx)
-    mapping = {"transactions": {"CustomerID": "account_id", "InvoiceDate": "date",
-                                "Value": "amount"}}
+    mapping = {
+        "transactions": {"CustomerID": "account_id", "InvoiceDate": "date", "Value": "amount"}
+    }
     ds = load_dataset(tiny_dir, columns=mapping)
     assert ds.transactions["amount"].sum() == pytest.approx(330.5)
-    table = load_table(tiny_dir / "transactions.csv", "transactions",
-                       columns={"CustomerID": "account_id", "InvoiceDate": "date",
-                                "Value": "amount"})
+    table = load_table(
+        tiny_dir / "transactions.csv",
+        "transactions",
+        columns={"CustomerID": "account_id", "InvoiceDate": "date", "Value": "amount"},
+    )
     assert len(table) == 4
 
 
@@ -92,8 +102,13 @@ BAD_CASES = {
     ),
     "unknown_account": (
         lambda d: _replace(d / "transactions.csv", "T4,A3", "T4,ZZ9"),
-        ["transactions.csv", "column 'account_id'", "not in accounts.csv", "line 5",
-         "account_id='ZZ9'"],
+        [
+            "transactions.csv",
+            "column 'account_id'",
+            "not in accounts.csv",
+            "line 5",
+            "account_id='ZZ9'",
+        ],
     ),
     "unparseable_date": (
         lambda d: _replace(d / "transactions.csv", "2022-02-05", "05/02/2022x"),
@@ -124,7 +139,7 @@ BAD_CASES = {
         ["accounts.csv", "empty"],
     ),
     "wrong_file_type": (
-        lambda d: ((d / "transactions.csv").rename(d / "transactions.json")),
+        lambda d: (d / "transactions.csv").rename(d / "transactions.json"),
         ["transactions.json: unsupported file type '.json'", "CSV (.csv), Parquet"],
     ),
     "score_out_of_range": (
@@ -138,7 +153,8 @@ BAD_CASES = {
     "mixed_currency": (
         lambda d: (d / "transactions.csv").write_text(
             "account_id,date,amount,currency\nA1,2022-01-05,1,EUR\nA1,2022-01-06,1,EUR\n"
-            "A2,2022-01-07,1,USD\n"),
+            "A2,2022-01-07,1,USD\n"
+        ),
         ["transactions.csv", "column 'currency'", "mixes currencies (EUR, USD)", "line 4"],
     ),
     "missing_account_id": (
@@ -152,7 +168,8 @@ BAD_CASES = {
     "churn_before_acquisition": (
         lambda d: (d / "accounts.csv").write_text(
             "account_id,acquired_on,churned_on\nA1,2020-01-01,2019-01-01\nA2,2020-01-01,\n"
-            "A3,2020-01-01,\n"),
+            "A3,2020-01-01,\n"
+        ),
         ["accounts.csv", "column 'churned_on'", "before acquired_on", "line 2"],
     ),
 }
@@ -172,7 +189,9 @@ def test_bad_input_names_file_column_and_rows(tiny_dir, case):
 def test_unsupported_file_type_named(tmp_path):
     path = tmp_path / "transactions.json"
     path.write_text("{}")
-    with pytest.raises(DataContractError, match=r"transactions.json: unsupported file type '.json'"):
+    with pytest.raises(
+        DataContractError, match=r"transactions.json: unsupported file type '.json'"
+    ):
         load_table(path, "transactions")
 
 
@@ -202,7 +221,8 @@ def test_drop_mode_counts_every_dropped_row_in_the_ledger(tiny_dir):
     _replace(tiny_dir / "transactions.csv", "100.50", "abc")
     _replace(tiny_dir / "transactions.csv", "T4,A3", "T4,ZZ9")
     (tiny_dir / "transactions.csv").write_text(
-        (tiny_dir / "transactions.csv").read_text() + "T5,A2,not-a-date,5\nT6,ZZ8,2022-01-01,1\n")
+        (tiny_dir / "transactions.csv").read_text() + "T5,A2,not-a-date,5\nT6,ZZ8,2022-01-01,1\n"
+    )
     ds = load_dataset(tiny_dir, on_error="drop")
     assert list(ds.transactions["transaction_id"]) == ["T2", "T3"]
     ledger = ds.ledger.set_index("rule")
@@ -226,7 +246,12 @@ def test_invalid_on_error_value(tiny_dir):
 
 def test_numeric_ids_from_parquet_lose_float_suffix(tmp_path):
     pd.DataFrame({"account_id": [12346.0, 12347.0]}).to_parquet(tmp_path / "accounts.parquet")
-    pd.DataFrame({"account_id": [12346.0, 12347.0], "date": pd.to_datetime(["2011-01-01"] * 2),
-                  "amount": [1.0, 2.0]}).to_parquet(tmp_path / "transactions.parquet")
+    pd.DataFrame(
+        {
+            "account_id": [12346.0, 12347.0],
+            "date": pd.to_datetime(["2011-01-01"] * 2),
+            "amount": [1.0, 2.0],
+        }
+    ).to_parquet(tmp_path / "transactions.parquet")
     ds = load_dataset(tmp_path)
     assert list(ds.accounts["account_id"]) == ["12346", "12347"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-
 from conftest import reference_path
+
 from kamlab.data import load_dataset
 from kamlab.datasets import (
     ONLINE_RETAIL_MAPPING,
@@ -62,12 +62,18 @@ def test_written_adapter_output_loads_through_the_contract(invoice_file, tmp_pat
     assert (folder / "ledger.csv").exists()
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"columns": {"a": "account_id"}}, "must map a column to 'date'"),
-    ({"columns": {"a": "account_id", "d": "date"}, "colour": 1}, "unknown key 'colour'"),
-    ({"columns": ["a"]}, "key 'columns' must be a dict"),
-    ({"columns": {"a": "account_id", "d": "date"}, "amount": "value"}, "key 'amount' names 'value'"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"columns": {"a": "account_id"}}, "must map a column to 'date'"),
+        ({"columns": {"a": "account_id", "d": "date"}, "colour": 1}, "unknown key 'colour'"),
+        ({"columns": ["a"]}, "key 'columns' must be a dict"),
+        (
+            {"columns": {"a": "account_id", "d": "date"}, "amount": "value"},
+            "key 'amount' names 'value'",
+        ),
+    ],
+)
 def test_malformed_mapping_names_the_key(bad, message):
     with pytest.raises(ValueError, match=message):
         load_invoice_mapping(bad)

@@ -15,25 +15,49 @@ from kamlab.features import OUTCOME_COLUMNS, account_features, feature_columns, 
 def _dataset(tx_rows, accounts=None, assessments=None, interactions=None) -> Dataset:
     tx = pd.DataFrame(tx_rows, columns=["account_id", "date", "amount", "product", "cost"])
     tx["date"] = pd.to_datetime(tx["date"])
-    acc = accounts if accounts is not None else pd.DataFrame(
-        {"account_id": ["A", "B", "C"], "acquired_on": pd.to_datetime(["2020-01-01"] * 3),
-         "churned_on": pd.to_datetime([None, None, "2022-03-01"]),
-         "industry": ["x", "y", "x"]})
-    ass = assessments if assessments is not None else pd.DataFrame(
-        {"account_id": ["A", "A", "B"], "assessed_on": pd.to_datetime(
-            ["2021-06-01", "2021-12-01", "2022-02-01"]),
-         "criterion": ["fit", "fit", "fit"], "score": [2.0, 4.0, 5.0]})
-    inter = interactions if interactions is not None else pd.DataFrame(
-        {"account_id": ["A", "A", "B"], "date": pd.to_datetime(
-            ["2021-03-01", "2021-09-01", "2021-10-01"]),
-         "kind": ["nps", "nps", "support_ticket"], "value": [6.0, 9.0, 3.0]})
+    acc = (
+        accounts
+        if accounts is not None
+        else pd.DataFrame(
+            {
+                "account_id": ["A", "B", "C"],
+                "acquired_on": pd.to_datetime(["2020-01-01"] * 3),
+                "churned_on": pd.to_datetime([None, None, "2022-03-01"]),
+                "industry": ["x", "y", "x"],
+            }
+        )
+    )
+    ass = (
+        assessments
+        if assessments is not None
+        else pd.DataFrame(
+            {
+                "account_id": ["A", "A", "B"],
+                "assessed_on": pd.to_datetime(["2021-06-01", "2021-12-01", "2022-02-01"]),
+                "criterion": ["fit", "fit", "fit"],
+                "score": [2.0, 4.0, 5.0],
+            }
+        )
+    )
+    inter = (
+        interactions
+        if interactions is not None
+        else pd.DataFrame(
+            {
+                "account_id": ["A", "A", "B"],
+                "date": pd.to_datetime(["2021-03-01", "2021-09-01", "2021-10-01"]),
+                "kind": ["nps", "nps", "support_ticket"],
+                "value": [6.0, 9.0, 3.0],
+            }
+        )
+    )
     return Dataset(accounts=acc, transactions=tx, assessments=ass, interactions=inter)
 
 
 TINY = [
-    ("A", "2020-06-01", 100.0, "p1", 60.0),   # previous window
+    ("A", "2020-06-01", 100.0, "p1", 60.0),  # previous window
     ("A", "2021-03-01", 200.0, "p1", 100.0),  # recent window
-    ("A", "2021-03-01", 50.0, "p2", 25.0),    # same day: one purchase day
+    ("A", "2021-03-01", 50.0, "p2", 25.0),  # same day: one purchase day
     ("A", "2021-11-01", -25.0, "p2", -12.5),  # credit note
     ("A", "2022-02-01", 600.0, "p1", 300.0),  # future
     ("B", "2021-12-15", 400.0, "p3", 200.0),
@@ -70,9 +94,13 @@ def test_exact_features_and_outcomes_on_a_hand_made_table():
 
 
 def test_population_excludes_accounts_churned_or_new_after_cutoff():
-    acc = pd.DataFrame({"account_id": ["A", "B", "C"],
-                        "acquired_on": pd.to_datetime(["2020-01-01", "2022-06-01", "2020-01-01"]),
-                        "churned_on": pd.to_datetime([None, None, "2021-06-01"])})
+    acc = pd.DataFrame(
+        {
+            "account_id": ["A", "B", "C"],
+            "acquired_on": pd.to_datetime(["2020-01-01", "2022-06-01", "2020-01-01"]),
+            "churned_on": pd.to_datetime([None, None, "2021-06-01"]),
+        }
+    )
     f = account_features(_dataset(TINY, accounts=acc), "2022-01-01")
     # C churned before the cutoff; B's recorded acquisition is later than its first purchase,
     # and the purchase wins (the account existed at the cutoff).
@@ -112,17 +140,27 @@ def small_dataset(tmp_path_factory):
     return load_dataset(folder)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(cutoff_day=st.integers(60, 700), scale=st.floats(-5, 5), shift_days=st.integers(0, 300),
-       seed=st.integers(0, 2**16))
-def test_no_feature_depends_on_rows_after_the_cutoff(small_dataset, cutoff_day, scale,
-                                                      shift_days, seed):
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    cutoff_day=st.integers(60, 700),
+    scale=st.floats(-5, 5),
+    shift_days=st.integers(0, 300),
+    seed=st.integers(0, 2**16),
+)
+def test_no_feature_depends_on_rows_after_the_cutoff(
+    small_dataset, cutoff_day, scale, shift_days, seed
+):
     ds = small_dataset
     cutoff = ds.start + pd.Timedelta(days=cutoff_day)
     rng = np.random.default_rng(seed)
     changed = {}
-    for table, col in (("transactions", "date"), ("assessments", "assessed_on"),
-                       ("interactions", "date")):
+    for table, col in (
+        ("transactions", "date"),
+        ("assessments", "assessed_on"),
+        ("interactions", "date"),
+    ):
         frame = getattr(ds, table).copy()
         late = frame[col] >= cutoff
         pick = late & (rng.random(len(frame)) < 0.5)
@@ -134,7 +172,9 @@ def test_no_feature_depends_on_rows_after_the_cutoff(small_dataset, cutoff_day, 
         changed[table] = frame
     accounts = ds.accounts.copy()
     late_churn = accounts["churned_on"] >= cutoff
-    accounts.loc[late_churn, "churned_on"] = accounts.loc[late_churn, "churned_on"] + pd.Timedelta(days=1)
+    accounts.loc[late_churn, "churned_on"] = accounts.loc[late_churn, "churned_on"] + pd.Timedelta(
+        days=1
+    )
     altered = Dataset(accounts=accounts, **changed)
     before = account_features(ds, cutoff)
     after = account_features(altered, cutoff)

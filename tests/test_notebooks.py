@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-
 from conftest import REPO
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -29,16 +28,19 @@ def test_committed_notebook_is_clean(path):
     assert "data_dir" in "".join(tagged[0]["source"])
     for index, cell in enumerate(code):
         source = "".join(cell["source"])
-        assert cell["execution_count"] is not None or not source.strip(), \
+        assert cell["execution_count"] is not None or not source.strip(), (
             f"code cell {index} is unexecuted"
+        )
         assert "papermill" not in cell["metadata"], f"cell {index}: papermill metadata"
-        assert "injected-parameters" not in cell["metadata"].get("tags", []), \
+        assert "injected-parameters" not in cell["metadata"].get("tags", []), (
             f"cell {index}: a papermill injected-parameters cell is committed"
+        )
         for output in cell.get("outputs", []):
             assert output["output_type"] != "error", f"cell {index} shows an error"
             assert output.get("name") != "stderr", f"cell {index} writes to stderr"
             text = "".join(output.get("text", "")) + "".join(
-                "".join(v) for k, v in output.get("data", {}).items() if k.startswith("text/"))
+                "".join(v) for k, v in output.get("data", {}).items() if k.startswith("text/")
+            )
             assert not MACHINE_PATH.search(text), f"cell {index} shows a machine path"
             assert not TIMESTAMP.search(text), f"cell {index} shows a timestamp"
 
@@ -47,8 +49,13 @@ def test_committed_notebook_is_clean(path):
 def test_smoke_every_notebook_runs_with_other_parameters(sample_dir, tmp_path):
     from kamlab.runner import run_notebooks
 
-    out = run_notebooks(sample_dir, tmp_path / "smoke", progress=False,
-                        parameters={"seed": "1", "cutoff": "2023-10-01"}, jobs=2)
+    out = run_notebooks(
+        sample_dir,
+        tmp_path / "smoke",
+        progress=False,
+        parameters={"seed": "1", "cutoff": "2023-10-01"},
+        jobs=2,
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "ok"
     assert [n["notebook"] for n in manifest["notebooks"]] == [p.name for p in NOTEBOOKS]

@@ -6,7 +6,6 @@ import re
 import tomllib
 
 import yaml
-
 from conftest import REPO
 
 
@@ -19,7 +18,9 @@ def test_environment_yml_matches_pyproject():
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     conda_reqs = sorted(r for r in pip_section if not r.startswith("-e"))
-    assert conda_reqs == sorted(project["dependencies"] + project["optional-dependencies"]["scale"])
+    assert conda_reqs == sorted(
+        project["dependencies"] + project["optional-dependencies"]["notebooks"]
+    )
 
 
 def test_constraints_pin_every_dependency():
@@ -30,14 +31,23 @@ def test_constraints_pin_every_dependency():
             name, version = line.split("==")
             pinned[name.lower().replace("_", "-")] = version
     extras = project["optional-dependencies"]
-    for req in project["dependencies"] + extras["test"] + extras["scale"]:
+    for req in project["dependencies"] + extras["test"] + extras["notebooks"]:
         assert _name(req) in pinned, f"{req} is not pinned in constraints.txt"
     assert int(pinned["pandas"].split(".")[0]) >= 3, "the pinned stack must use pandas 3"
 
 
 def test_top_level_layout():
-    for name in ("notebooks", "kamlab", "data", "tests", "environment.yml", "README.md",
-                 "Makefile", ".ci/run", "pyproject.toml"):
+    for name in (
+        "notebooks",
+        "kamlab",
+        "data",
+        "tests",
+        "environment.yml",
+        "README.md",
+        "Makefile",
+        ".ci/run",
+        "pyproject.toml",
+    ):
         assert (REPO / name).exists(), name
     readme = (REPO / "README.md").read_text().splitlines()
     head = "\n".join(readme[:15])

@@ -50,8 +50,7 @@ def test_selection_matrix_has_quadrant_labels(scored):
     _, sc = scored
     ax = plotting.selection_matrix(sc)
     assert len(ax.collections) == 3  # one scatter per tier
-    assert sorted(t.get_text() for t in ax.texts) == ["star", "status", "strategic",
-                                                      "streamline"]
+    assert sorted(t.get_text() for t in ax.texts) == ["star", "status", "strategic", "streamline"]
     with pytest.raises(ValueError, match="axes"):
         plotting.selection_matrix(sc.drop(columns=["strength"]))
 

@@ -91,8 +91,10 @@ def test_negative_values_can_be_clipped():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.one_of(st.just(0.0), st.floats(1e-3, 1e6)), min_size=1, max_size=40),
-       st.floats(0.01, 1e3))
+@given(
+    st.lists(st.one_of(st.just(0.0), st.floats(1e-3, 1e6)), min_size=1, max_size=40),
+    st.floats(0.01, 1e3),
+)
 def test_concentration_properties(values, scale):
     if sum(values) <= 0:
         return
@@ -116,17 +118,19 @@ def _tx(rows):
     return frame
 
 
-HAND = _tx([
-    ("A", "2022-12-31", 500.0),   # before period 1: ignored
-    ("A", "2023-03-01", 100.0),
-    ("A", "2024-01-01", 150.0),   # the first day of period 2 belongs to period 2
-    ("B", "2023-05-01", 200.0),
-    ("B", "2024-02-01", 80.0),
-    ("B", "2024-03-01", -30.0),   # credit note: B's period-2 revenue is 50
-    ("C", "2023-06-01", 60.0),
-    ("C", "2023-12-31", 40.0),    # C: 100 in period 1, nothing after (lost)
-    ("D", "2024-06-01", 80.0),    # D: new in period 2
-])
+HAND = _tx(
+    [
+        ("A", "2022-12-31", 500.0),  # before period 1: ignored
+        ("A", "2023-03-01", 100.0),
+        ("A", "2024-01-01", 150.0),  # the first day of period 2 belongs to period 2
+        ("B", "2023-05-01", 200.0),
+        ("B", "2024-02-01", 80.0),
+        ("B", "2024-03-01", -30.0),  # credit note: B's period-2 revenue is 50
+        ("C", "2023-06-01", 60.0),
+        ("C", "2023-12-31", 40.0),  # C: 100 in period 1, nothing after (lost)
+        ("D", "2024-06-01", 80.0),  # D: new in period 2
+    ]
+)
 
 
 def test_retention_on_a_hand_made_table():
@@ -143,8 +147,14 @@ def test_retention_on_a_hand_made_table():
 
 
 def test_retention_negative_period2_counts_in_nrr_not_grr():
-    tx = _tx([("A", "2023-02-01", 100.0), ("A", "2024-02-01", -20.0),
-              ("B", "2023-02-01", 100.0), ("B", "2024-02-01", 100.0)])
+    tx = _tx(
+        [
+            ("A", "2023-02-01", 100.0),
+            ("A", "2024-02-01", -20.0),
+            ("B", "2023-02-01", 100.0),
+            ("B", "2024-02-01", 100.0),
+        ]
+    )
     r = revenue_retention(tx, P1, P2)
     assert r["nrr"] == pytest.approx(80 / 200) and r["grr"] == pytest.approx(100 / 200)
     assert r["retained_accounts"] == 1
@@ -166,8 +176,7 @@ def test_retention_and_cohorts_on_the_sample(sample_dataset):
     assert r["grr"] == pytest.approx(24990360.0 / 30146720.0, abs=1e-12)
     assert 0 < r["grr"] <= 1 and r["grr"] <= r["nrr"]
     cohorts = cohort_retention(sample_dataset)
-    assert list(cohorts.index.get_level_values("period").unique()) == ["2022→2023",
-                                                                       "2023→2024"]
+    assert list(cohorts.index.get_level_values("period").unique()) == ["2022→2023", "2023→2024"]
     last = cohorts.loc["2023→2024"]
     # The "all" row is the whole-portfolio retention; the cohorts add up to it.
     assert last.loc["all", "nrr"] == pytest.approx(r["nrr"], abs=1e-12)
@@ -189,8 +198,9 @@ def test_sample_concentration(sample_dataset):
 def test_uci_wholesale_concentration():
     path = reference_path("uci-wholesale-customers", "customers.csv")
     customers = pd.read_csv(path)
-    spend = customers[["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper",
-                       "Delicatessen"]].sum(axis=1)
+    spend = customers[
+        ["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicatessen"]
+    ].sum(axis=1)
     assert len(spend) == 440 and spend.sum() == 14_619_500
     # A cash-and-carry wholesaler of similar-sized cafés and shops: far from 80/20.
     assert gini(spend) == pytest.approx(0.36402224, abs=1e-6)
@@ -202,14 +212,17 @@ def test_uci_wholesale_concentration():
 def test_cohort_retention_compares_halves_when_data_cover_under_two_years():
     from kamlab.data import Dataset
 
-    tx = pd.DataFrame({
-        "account_id": ["a", "a", "b", "c"],
-        "date": pd.to_datetime(["2011-01-10", "2011-09-01", "2011-02-01", "2011-10-01"]),
-        "amount": [100.0, 150.0, 50.0, 70.0],
-    })
+    tx = pd.DataFrame(
+        {
+            "account_id": ["a", "a", "b", "c"],
+            "date": pd.to_datetime(["2011-01-10", "2011-09-01", "2011-02-01", "2011-10-01"]),
+            "amount": [100.0, 150.0, 50.0, 70.0],
+        }
+    )
     accounts = pd.DataFrame({"account_id": ["a", "b", "c"]})
-    ds = Dataset(accounts=accounts, transactions=tx, assessments=pd.DataFrame(),
-                 interactions=pd.DataFrame())
+    ds = Dataset(
+        accounts=accounts, transactions=tx, assessments=pd.DataFrame(), interactions=pd.DataFrame()
+    )
     table = cohort_retention(ds)
     # Halves of 2011-01-10 … 2011-10-01: [01-10, 05-22) and [05-22, 10-02).
     assert list(table.index.get_level_values("period").unique()) == ["2011-01-10→2011-05-22"]

@@ -7,16 +7,18 @@ import hashlib
 import json
 
 import pytest
-
 from conftest import reference_path
+
 from kamlab.runner import find_notebooks, run_notebooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.reference]
 
 
 def _tables(folder):
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted((folder / "tables").glob("*.csv"))}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((folder / "tables").glob("*.csv"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -36,16 +38,20 @@ def test_online_retail_full_run(online_retail_run):
     # The ledger travels with the run and accounts for every excluded line.
     ledger = {r["rule"]: r["rows_dropped"] for r in manifest["data_quality_ledger"]}
     assert ledger["missing_account_id"] == 135_077 and ledger["bookkeeping_adjustment"] == 3
-    assert manifest["inputs"] == {"online_retail.parquet": (
-        "0a3bc1acf50608cb76604364a49626e1a9b9b8bb7f7bdb95b05ce72427b2187f")}
+    assert manifest["inputs"] == {
+        "online_retail.parquet": (
+            "0a3bc1acf50608cb76604364a49626e1a9b9b8bb7f7bdb95b05ce72427b2187f"
+        )
+    }
     concentration = (online_retail_run / "tables" / "01_portfolio__concentration.csv").read_text()
     assert "top_20pct_share" in concentration
 
 
 def test_online_retail_tables_are_identical_across_runs(online_retail_run, tmp_path):
     source = reference_path("online-retail", "online_retail.parquet")
-    again = run_notebooks(f"online-retail:{source}", tmp_path / "again", progress=False,
-                          notebooks=["01", "02", "06"])
+    again = run_notebooks(
+        f"online-retail:{source}", tmp_path / "again", progress=False, notebooks=["01", "02", "06"]
+    )
     first, second = _tables(online_retail_run), _tables(again)
     assert second and all(first[name] == digest for name, digest in second.items())
 
@@ -60,10 +66,12 @@ def test_cdnow_master_full_run(tmp_path):
 
 def test_readme_results_are_what_the_run_says(online_retail_run):
     from conftest import REPO
+
     from kamlab.report import summarize_run
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     digest = summarize_run(online_retail_run).splitlines()[1:]  # line 0 names the input path
     missing = [line for line in digest if line not in readme]
-    assert not missing, "README 'Results on real data' is stale; re-run kamlab summarize:\n" + \
-        "\n".join(missing)
+    assert not missing, (
+        "README 'Results on real data' is stale; re-run kamlab summarize:\n" + "\n".join(missing)
+    )

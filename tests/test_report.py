@@ -41,20 +41,47 @@ def test_inside_a_run_tables_and_figures_are_saved(tmp_path, monkeypatch):
 def fake_run(tmp_path):
     tables = tmp_path / "tables"
     tables.mkdir()
-    manifest = {"kamlab_version": "0.1.0", "data": "x", "status": "ok",
-                "parameters": {"02_key_accounts": {"cutoff": "2024-01-01", "horizon_days": 365,
-                                                   "rule_set": "seed_weighted"}},
-                "data_quality_ledger": [{"rule": "exact_duplicate", "rows_dropped": 3}]}
+    manifest = {
+        "kamlab_version": "0.1.0",
+        "data": "x",
+        "status": "ok",
+        "parameters": {
+            "02_key_accounts": {
+                "cutoff": "2024-01-01",
+                "horizon_days": 365,
+                "rule_set": "seed_weighted",
+            }
+        },
+        "data_quality_ledger": [{"rule": "exact_duplicate", "rows_dropped": 3}],
+    }
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    pd.DataFrame({"index": ["accounts", "gini", "top_20pct_share", "top_1pct_share",
-                            "accounts_for_80pct"], "value": [10, 0.5, 0.7, 0.2, 4]}).to_csv(
-        tables / "01_portfolio__concentration.csv", index=False)
-    pd.DataFrame({"tier": ["regular", "key", "strategic"], "accounts": [8, 1, 1],
-                  "revenue_share": [0.4, 0.25, 0.35]}).to_csv(tables / "02_key_accounts__tiers.csv",
-                                                               index=False)
-    pd.DataFrame({"frequency": ["0-9", "total"], "n": [5, 5], "actual_total": [100, 100],
-                  "predicted_total": [90, 90]}).to_csv(tables / "06_clv__holdout_check.csv",
-                                                       index=False)
+    pd.DataFrame(
+        {
+            "index": [
+                "accounts",
+                "gini",
+                "top_20pct_share",
+                "top_1pct_share",
+                "accounts_for_80pct",
+            ],
+            "value": [10, 0.5, 0.7, 0.2, 4],
+        }
+    ).to_csv(tables / "01_portfolio__concentration.csv", index=False)
+    pd.DataFrame(
+        {
+            "tier": ["regular", "key", "strategic"],
+            "accounts": [8, 1, 1],
+            "revenue_share": [0.4, 0.25, 0.35],
+        }
+    ).to_csv(tables / "02_key_accounts__tiers.csv", index=False)
+    pd.DataFrame(
+        {
+            "frequency": ["0-9", "total"],
+            "n": [5, 5],
+            "actual_total": [100, 100],
+            "predicted_total": [90, 90],
+        }
+    ).to_csv(tables / "06_clv__holdout_check.csv", index=False)
     return tmp_path
 
 

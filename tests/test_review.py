@@ -29,13 +29,16 @@ def tiers(mapping: dict, **columns) -> pd.DataFrame:
 # ------------------------------------------------------------------ dates
 def test_review_dates_step_back_by_whole_months():
     got = review_dates("2024-07-01", "2024-01-01", "2022-01-01")
-    assert [d.date().isoformat() for d in got] == ["2023-01-01", "2023-07-01", "2024-01-01",
-                                                   "2024-07-01"]
+    assert [d.date().isoformat() for d in got] == [
+        "2023-01-01",
+        "2023-07-01",
+        "2024-01-01",
+        "2024-07-01",
+    ]
 
 
 def test_review_dates_step_back_by_days_and_cap():
-    got = review_dates("2024-07-10", "2024-07-01", "2024-01-01", min_history_days=0,
-                       max_reviews=3)
+    got = review_dates("2024-07-10", "2024-07-01", "2024-01-01", min_history_days=0, max_reviews=3)
     assert [d.date().isoformat() for d in got] == ["2024-06-22", "2024-07-01", "2024-07-10"]
 
 
@@ -70,8 +73,14 @@ def test_review_changes_kinds_and_order():
     now = tiers({"A": "key", "B": "regular", "C": "strategic", "E": "regular", "F": "key"})
     got = review_changes(before, now)
     assert got.index.tolist() == ["A", "B", "F", "D", "C", "E"]
-    assert got["change"].astype(str).tolist() == ["promoted", "demoted", "new", "lost",
-                                                  "unchanged", "unchanged"]
+    assert got["change"].astype(str).tolist() == [
+        "promoted",
+        "demoted",
+        "new",
+        "lost",
+        "unchanged",
+        "unchanged",
+    ]
     assert pd.isna(got.loc["D", "current_tier"])
     assert pd.isna(got.loc["F", "previous_tier"])
     assert got["designated_before"].tolist() == [False, True, False, True, True, False]
@@ -98,10 +107,31 @@ def test_at_risk_accounts_keeps_designated_and_flags():
 
 # ------------------------------------------------------------------ value
 def test_tier_value_mismatch_both_kinds():
-    scored = tiers({"A": "regular", "B": "key", "C": "regular", "D": "key", "E": "regular",
-                    "F": "regular", "G": "regular", "H": "regular"})
-    value = pd.Series({"A": 100.0, "B": 90.0, "C": 80.0, "D": 1.0, "E": 5.0, "F": 6.0,
-                       "G": 7.0, "H": 8.0, "Z": 1000.0})
+    scored = tiers(
+        {
+            "A": "regular",
+            "B": "key",
+            "C": "regular",
+            "D": "key",
+            "E": "regular",
+            "F": "regular",
+            "G": "regular",
+            "H": "regular",
+        }
+    )
+    value = pd.Series(
+        {
+            "A": 100.0,
+            "B": 90.0,
+            "C": 80.0,
+            "D": 1.0,
+            "E": 5.0,
+            "F": 6.0,
+            "G": 7.0,
+            "H": 8.0,
+            "Z": 1000.0,
+        }
+    )
     got = tier_value_mismatch(scored, value)  # 2 of 8 designated -> top 2 by value
     assert got.index.tolist() == ["A", "D"]
     assert got["mismatch"].tolist() == ["high-value regular", "low-value key"]
@@ -119,8 +149,9 @@ def test_tier_value_mismatch_counts_missing_values():
 
 
 def test_model_additions_top_k_not_designated():
-    scored = tiers({"A": "key", "B": "regular", "C": "regular", "D": "strategic"},
-                   rank=[1, 3, 4, 2])
+    scored = tiers(
+        {"A": "key", "B": "regular", "C": "regular", "D": "strategic"}, rank=[1, 3, 4, 2]
+    )
     learned = pd.Series({"A": 0.1, "B": 0.9, "C": 0.5, "D": 0.5})
     got = model_additions(scored, learned)  # k = 2 designated; top 2 learned: B, then C (tie by id)
     assert got.index.tolist() == ["B", "C"]
@@ -133,11 +164,14 @@ def test_model_additions_top_k_not_designated():
 
 # ------------------------------------------------------------------ streaks and checklist
 def test_tier_streaks():
-    history = pd.DataFrame({
-        "2023-01-01": ["key", "key", "regular", None],
-        "2023-07-01": ["key", "strategic", "key", "regular"],
-        "2024-01-01": ["key", "strategic", "key", "key"],
-    }, index=pd.Index(["A", "B", "C", "D"], name="account_id"))
+    history = pd.DataFrame(
+        {
+            "2023-01-01": ["key", "key", "regular", None],
+            "2023-07-01": ["key", "strategic", "key", "regular"],
+            "2024-01-01": ["key", "strategic", "key", "key"],
+        },
+        index=pd.Index(["A", "B", "C", "D"], name="account_id"),
+    )
     got = tier_streaks(history)
     assert got["reviews_in_tier"].tolist() == [3, 2, 2, 1]
     assert got["reviews_designated"].tolist() == [3, 3, 2, 1]
@@ -150,17 +184,30 @@ def _checklist(features=None):
     size = tiers({"A": "key", "B": "regular", "C": "strategic", "D": "regular"})
     changes = review_changes(tiers({"A": "strategic", "C": "key", "D": "regular"}), scored)
     streaks = tier_streaks(pd.DataFrame({"r1": scored["tier"], "r2": scored["tier"]}))
-    return review_checklist(scored, size_scored=size, changes=changes, streaks=streaks,
-                            features=features, strategic_cap=0.25, key_cap=0.4)
+    return review_checklist(
+        scored,
+        size_scored=size,
+        changes=changes,
+        streaks=streaks,
+        features=features,
+        strategic_cap=0.25,
+        key_cap=0.4,
+    )
 
 
 def test_review_checklist_values_and_status():
-    features = pd.DataFrame({"qbr_12m": [1.0, 0.0, 2.0, 0.0],
-                             "account_manager": ["M1", "M1", "M2", "M2"]},
-                            index=["A", "B", "C", "D"])
+    features = pd.DataFrame(
+        {"qbr_12m": [1.0, 0.0, 2.0, 0.0], "account_manager": ["M1", "M1", "M2", "M2"]},
+        index=["A", "B", "C", "D"],
+    )
     got = _checklist(features)
-    assert got["mistake"].tolist() == ["too many key accounts"] * 2 + ["size alone"] + \
-        ["set and forget"] * 2 + ["under-resourcing"] * 2
+    assert (
+        got["mistake"].tolist()
+        == ["too many key accounts"] * 2
+        + ["size alone"]
+        + ["set and forget"] * 2
+        + ["under-resourcing"] * 2
+    )
     assert got["value"].tolist() == [0.5, 0.25, 0.5, 2.0, 2.0, 0.5, 2.0]
     assert got["status"].tolist() == ["watch", "ok", "ok", "act", "info", "watch", "info"]
 
@@ -176,11 +223,18 @@ def test_review_summary_mentions_numbers_and_skips():
     changes = review_changes(tiers({"A": "strategic", "C": "key"}), scored)
     checklist = _checklist()
     at_risk = at_risk_accounts(scored, pd.Series({"A": 0.5, "B": 0.01}), base_rate=0.1)
-    text = review_summary(cutoff="2024-07-01", previous_cutoff="2024-01-01", scored=scored,
-                          changes=changes, checklist=checklist, at_risk=at_risk,
-                          skipped={"learned additions": "no history"})
-    assert text.startswith("Review as of 2024-07-01: 2 of 4 accounts are designated key or "
-                           "strategic (1 strategic).")
+    text = review_summary(
+        cutoff="2024-07-01",
+        previous_cutoff="2024-01-01",
+        scored=scored,
+        changes=changes,
+        checklist=checklist,
+        at_risk=at_risk,
+        skipped={"learned additions": "no history"},
+    )
+    assert text.startswith(
+        "Review as of 2024-07-01: 2 of 4 accounts are designated key or strategic (1 strategic)."
+    )
     assert "1 account entered the key list and 1 left it" in text
     assert "1 key account has at least 2 times the base churn risk: A." in text
     assert "Not computed: learned additions (no history)." in text

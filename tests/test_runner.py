@@ -7,8 +7,8 @@ import json
 
 import nbformat
 import pytest
-
 from conftest import reference_path
+
 from kamlab.runner import RunFailed, find_notebooks, resolve_parameters, run_notebooks
 
 PARAMS = 'data_dir = "../data/sample"\ncutoff = "2023-01-01"\nseed = 0\nfail = False\n'
@@ -35,10 +35,17 @@ def _notebook(path, params=PARAMS):
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell(params)
     cell.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# test"), cell, nbformat.v4.new_code_cell(BODY),
-                nbformat.v4.new_code_cell(PLOT)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# test"),
+        cell,
+        nbformat.v4.new_code_cell(BODY),
+        nbformat.v4.new_code_cell(PLOT),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(path))
 
 
@@ -51,8 +58,11 @@ def books(tmp_path_factory):
 
 
 def _digest(folder):
-    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_selection_and_unknown_selection(books):
@@ -76,12 +86,19 @@ def test_parameters_shared_per_notebook_and_typos(books, tmp_path):
 
 
 def test_run_folder_is_complete_and_reproducible(books, sample_dir, tmp_path):
-    out = run_notebooks(sample_dir, tmp_path / "run1", notebook_dir=books, progress=False,
-                        parameters={"seed": "7"})
-    for rel in ("manifest.json", "notebooks/01_first.ipynb", "html/01_first.html",
-                "tables/01_first__summary.csv", "tables/01_first__summary.parquet",
-                "figures/02_second__line.png", "figures/02_second__line.svg",
-                "logs/01_first.log"):
+    out = run_notebooks(
+        sample_dir, tmp_path / "run1", notebook_dir=books, progress=False, parameters={"seed": "7"}
+    )
+    for rel in (
+        "manifest.json",
+        "notebooks/01_first.ipynb",
+        "html/01_first.html",
+        "tables/01_first__summary.csv",
+        "tables/01_first__summary.parquet",
+        "figures/02_second__line.png",
+        "figures/02_second__line.svg",
+        "logs/01_first.log",
+    ):
         assert (out / rel).is_file(), rel
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "ok"
@@ -95,8 +112,14 @@ def test_run_folder_is_complete_and_reproducible(books, sample_dir, tmp_path):
     html = (out / "html" / "01_first.html").read_text()
     assert "load_dataset(data_dir)" not in html  # readers see results, not code
     assert not list(tmp_path.glob(".run1*"))  # no staging left behind
-    again = run_notebooks(sample_dir, tmp_path / "run2", notebook_dir=books, progress=False,
-                          parameters={"seed": "7"}, jobs=2)
+    again = run_notebooks(
+        sample_dir,
+        tmp_path / "run2",
+        notebook_dir=books,
+        progress=False,
+        parameters={"seed": "7"},
+        jobs=2,
+    )
     first, second = _digest(out), _digest(again)
     for rel in first:
         if rel.startswith(("tables/", "figures/", "notebooks/")):
@@ -105,8 +128,13 @@ def test_run_folder_is_complete_and_reproducible(books, sample_dir, tmp_path):
 
 def test_failed_run_is_kept_marked_and_explained(books, sample_dir, tmp_path):
     with pytest.raises(RunFailed) as info:
-        run_notebooks(sample_dir, tmp_path / "bad", notebook_dir=books, progress=False,
-                      parameters={"fail": "true"})
+        run_notebooks(
+            sample_dir,
+            tmp_path / "bad",
+            notebook_dir=books,
+            progress=False,
+            parameters={"fail": "true"},
+        )
     message = str(info.value)
     assert "01_first.ipynb failed in cell" in message and "ValueError: planted failure" in message
     assert not (tmp_path / "bad").exists()
@@ -126,8 +154,9 @@ def test_invalid_data_is_refused_before_running(books, tiny_dir, tmp_path):
 
 def test_adapter_data_spec_converts_into_the_run_folder(books, tmp_path):
     source = reference_path("cdnow", "CDNOW_sample.txt")
-    out = run_notebooks(f"cdnow:{source}", tmp_path / "cd", notebook_dir=books,
-                        notebooks=["01"], progress=False)
+    out = run_notebooks(
+        f"cdnow:{source}", tmp_path / "cd", notebook_dir=books, notebooks=["01"], progress=False
+    )
     assert (out / "data" / "transactions.parquet").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["inputs"] == {"CDNOW_sample.txt": manifest["inputs"]["CDNOW_sample.txt"]}
@@ -137,23 +166,40 @@ def test_time_parameters_follow_the_data_and_the_cutoff(tmp_path):
     from kamlab.runner import adapt_time_parameters, data_defaults
 
     assert data_defaults("2010-12-01", "2011-12-09") == {
-        "cutoff": "2011-06-01", "horizon_days": 192, "review_cutoff": "2011-03-01",
-        "previous_cutoff": "2011-03-01", "cutoffs": ["2011-03-01", "2011-06-01"],
-        "calibration_end": "2011-05-31"}
+        "cutoff": "2011-06-01",
+        "horizon_days": 192,
+        "review_cutoff": "2011-03-01",
+        "previous_cutoff": "2011-03-01",
+        "cutoffs": ["2011-03-01", "2011-06-01"],
+        "calibration_end": "2011-05-31",
+    }
     book = tmp_path / "07_review.ipynb"
-    _notebook(book, 'data_dir = "x"\ncutoff = "2024-07-01"\nprevious_cutoff = "2024-01-01"\n'
-                    'horizon_days = 180\n')
+    _notebook(
+        book,
+        'data_dir = "x"\ncutoff = "2024-07-01"\nprevious_cutoff = "2024-01-01"\n'
+        "horizon_days = 180\n",
+    )
     # Defaults outside the data: replaced by dates that fit.
-    out = adapt_time_parameters([book], {book.stem: {}}, {}, "2010-12-01", "2011-12-09",
-                                progress=False)
-    assert out[book.stem] == {"cutoff": "2011-06-01", "previous_cutoff": "2011-03-01",
-                              "horizon_days": 192}
+    out = adapt_time_parameters(
+        [book], {book.stem: {}}, {}, "2010-12-01", "2011-12-09", progress=False
+    )
+    assert out[book.stem] == {
+        "cutoff": "2011-06-01",
+        "previous_cutoff": "2011-03-01",
+        "horizon_days": 192,
+    }
     # A new cutoff alone moves the previous review with it (same gap as the defaults).
-    out = adapt_time_parameters([book], {book.stem: {"cutoff": "2023-10-01"}},
-                                {"cutoff": "2023-10-01"}, "2022-01-01", "2024-12-31",
-                                progress=False)
+    out = adapt_time_parameters(
+        [book],
+        {book.stem: {"cutoff": "2023-10-01"}},
+        {"cutoff": "2023-10-01"},
+        "2022-01-01",
+        "2024-12-31",
+        progress=False,
+    )
     assert out[book.stem] == {"cutoff": "2023-10-01", "previous_cutoff": "2023-04-02"}
     # Defaults inside the data are left alone.
-    out = adapt_time_parameters([book], {book.stem: {}}, {}, "2022-01-01", "2024-12-31",
-                                progress=False)
+    out = adapt_time_parameters(
+        [book], {book.stem: {}}, {}, "2022-01-01", "2024-12-31", progress=False
+    )
     assert out[book.stem] == {}

@@ -52,8 +52,7 @@ def test_duckdb_matches_pandas_on_sample(sample_dir, sample_dataset, cutoff, hor
 def test_transaction_only_columns(sample_dir, sample_dataset):
     """Without interactions and assessments the transaction features and outcomes match."""
     expected = account_features(sample_dataset, "2023-01-01")
-    got = account_features_duckdb(sample_dir, "2023-01-01", interactions=False,
-                                  assessments=False)
+    got = account_features_duckdb(sample_dir, "2023-01-01", interactions=False, assessments=False)
     assert set(got.columns) < set(expected.columns)
     assert not any(c.startswith("score_") or c == "nps" for c in got.columns)
     assert_same(expected[got.columns], got)
@@ -64,8 +63,9 @@ def portfolio_10k(tmp_path_factory) -> Path:
     from kamlab.synth import write_synthetic
 
     folder = tmp_path_factory.mktemp("scale10k")
-    return write_synthetic(folder, n_accounts=10_000, years=2, seed=7, start="2021-01-01",
-                           fmt="parquet")
+    return write_synthetic(
+        folder, n_accounts=10_000, years=2, seed=7, start="2021-01-01", fmt="parquet"
+    )
 
 
 @pytest.mark.slow
@@ -91,8 +91,10 @@ def test_folder_of_parquet_parts_and_mapping(tmp_path, sample_dir, sample_datase
         shutil.copy(sample_dir / f"{table}.csv", folder / f"{table}.csv")
     expected = account_features(sample_dataset, "2023-09-01")
     assert_same(expected, account_features_duckdb(folder, "2023-09-01"))
-    mapping = {"accounts": sample_dir / "accounts.csv",
-               "transactions": str(folder / "transactions" / "*.parquet")}
+    mapping = {
+        "accounts": sample_dir / "accounts.csv",
+        "transactions": str(folder / "transactions" / "*.parquet"),
+    }
     got = account_features_duckdb(mapping, "2023-09-01")
     assert_same(expected[got.columns], got)
 
@@ -109,29 +111,29 @@ def edge_dir(tmp_path) -> Path:
     """Hand-made accounts: credit notes, empty windows, churn, no acquisition date, zero ids."""
     accounts = (
         "account_id,industry,acquired_on,churned_on\n"
-        "007,retail,2020-01-01,\n"          # leading zeros must survive (text ids)
-        "A2,retail,,\n"                     # no acquisition date: tenure from first purchase
+        "007,retail,2020-01-01,\n"  # leading zeros must survive (text ids)
+        "A2,retail,,\n"  # no acquisition date: tenure from first purchase
         "A3,health,2020-06-01,2022-03-01\n"  # churned inside the horizon
         "A4,health,2020-06-01,2021-06-01\n"  # churned before the cutoff: out of population
-        "A5,,2021-11-01,\n"                 # only credit notes in the recent window
-        "A6,retail,2021-01-01,\n"           # no transaction at all: out of population
-        "A7,retail,2020-01-01,\n"           # bought long ago, nothing in the windows
+        "A5,,2021-11-01,\n"  # only credit notes in the recent window
+        "A6,retail,2021-01-01,\n"  # no transaction at all: out of population
+        "A7,retail,2020-01-01,\n"  # bought long ago, nothing in the windows
     )
     transactions = (
         "account_id,date,amount,product,category,cost\n"
         "007,2021-03-05,100.5,P1,c1,60\n"
-        "007,2021-03-05,50,P2,c1,\n"        # same day: one order; missing cost
-        "007,2021-09-01,-30,P1,c1,-18\n"    # credit note
+        "007,2021-03-05,50,P2,c1,\n"  # same day: one order; missing cost
+        "007,2021-09-01,-30,P1,c1,-18\n"  # credit note
         "007,2022-02-01,400,P3,c2,100\n"
         "A2,2020-05-01,80,P1,c1,50\n"
-        "A2,2021-12-31,20,,,10\n"           # no product / category
+        "A2,2021-12-31,20,,,10\n"  # no product / category
         "A3,2021-02-01,300,P1,c1,100\n"
         "A3,2022-01-15,10,P1,c1,5\n"
         "A4,2021-01-01,999,P1,c1,1\n"
-        "A5,2021-11-02,0,P1,c1,0\n"         # zero amount counts as a non-purchase
+        "A5,2021-11-02,0,P1,c1,0\n"  # zero amount counts as a non-purchase
         "A5,2021-12-01,-25,P1,c1,\n"
         "A7,2019-02-01,70,P9,c9,20\n"
-        "007,2022-12-31,10,P1,c1,5\n"      # the data run past the churn date
+        "007,2022-12-31,10,P1,c1,5\n"  # the data run past the churn date
     )
     return _write(tmp_path / "edge", accounts, transactions)
 
@@ -164,9 +166,13 @@ def test_cutoff_before_any_data(edge_dir):
 def test_ibis_expression_is_backend_agnostic(sample_dir):
     """The expression compiles for other engines (no DuckDB-only SQL)."""
     _, tables = connect_tables(sample_dir)
-    expr = account_features_ibis(tables["transactions"], tables["accounts"], "2023-06-01",
-                                 interactions=tables["interactions"],
-                                 assessments=tables["assessments"])
+    expr = account_features_ibis(
+        tables["transactions"],
+        tables["accounts"],
+        "2023-06-01",
+        interactions=tables["interactions"],
+        assessments=tables["assessments"],
+    )
     for dialect in ("duckdb", "postgres", "snowflake", "bigquery", "trino"):
         sql = ibis.to_sql(expr, dialect=dialect)
         assert "revenue_12m" in sql

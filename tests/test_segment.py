@@ -20,24 +20,29 @@ SPEND = ["Fresh", "Milk", "Grocery", "Frozen", "Detergents_Paper", "Delicatessen
 def planted(n_per: int = 60, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
     """A features-like frame with four planted account groups (heavy-tailed revenue)."""
     rng = np.random.default_rng(seed)
-    centres = np.array([  # log revenue, growth, nps, strategic fit
-        [13.0, 0.4, 8.5, 4.2],
-        [11.5, -0.3, 8.0, 2.0],
-        [10.0, 0.5, 4.0, 2.2],
-        [9.0, -0.4, 8.0, 4.0],
-    ])
+    centres = np.array(
+        [  # log revenue, growth, nps, strategic fit
+            [13.0, 0.4, 8.5, 4.2],
+            [11.5, -0.3, 8.0, 2.0],
+            [10.0, 0.5, 4.0, 2.2],
+            [9.0, -0.4, 8.0, 4.0],
+        ]
+    )
     spread = np.array([0.35, 0.12, 0.7, 0.35])
     truth = np.repeat(np.arange(4), n_per)
     values = centres[truth] + rng.normal(size=(len(truth), 4)) * spread
     ids = [f"A{i:04d}" for i in range(len(truth))]
-    frame = pd.DataFrame({
-        "revenue_12m": np.exp(values[:, 0]),
-        "revenue_growth_12m": values[:, 1],
-        "nps": values[:, 2],
-        "score_strategic_fit": values[:, 3],
-        "industry": np.where(truth % 2 == 0, "retail", "health"),
-        "region": "north",
-    }, index=pd.Index(ids, name="account_id"))
+    frame = pd.DataFrame(
+        {
+            "revenue_12m": np.exp(values[:, 0]),
+            "revenue_growth_12m": values[:, 1],
+            "nps": values[:, 2],
+            "score_strategic_fit": values[:, 3],
+            "industry": np.where(truth % 2 == 0, "retail", "health"),
+            "region": "north",
+        },
+        index=pd.Index(ids, name="account_id"),
+    )
     frame.loc[frame.index[::37], "nps"] = np.nan  # a few missing values to impute
     return frame, pd.Series(truth, index=frame.index, name="truth")
 
@@ -48,6 +53,7 @@ def planted_data():
 
 
 # ---------------------------------------------------------------------------- preprocessing
+
 
 def test_preprocessor_logs_money_imputes_and_scales(planted_data):
     frame, _ = planted_data
@@ -79,6 +85,7 @@ def test_signed_log1p_keeps_sign():
 
 # ---------------------------------------------------------------------------- clustering
 
+
 def test_planted_clusters_recovered_by_chosen_solution(planted_data):
     frame, truth = planted_data
     table = sg.choose_k(frame, range(2, 8))
@@ -102,7 +109,7 @@ def test_gmm_bic_picks_planted_k(planted_data):
 
 
 def test_segments_numbered_by_revenue_and_predict(planted_data):
-    frame, truth = planted_data
+    frame, _truth = planted_data
     seg = sg.Segmenter(n_clusters=4).fit(frame)
     assert seg.fit(frame) is seg
     means = frame["revenue_12m"].groupby(seg.labels_).mean()
@@ -121,8 +128,9 @@ def test_same_seed_same_labels_and_tables(planted_data):
         a = sg.Segmenter(algorithm, n_clusters=3, random_state=7).fit(frame).labels_
         b = sg.Segmenter(algorithm, n_clusters=3, random_state=7).fit(frame).labels_
         pd.testing.assert_series_equal(a, b)
-    pd.testing.assert_frame_equal(sg.choose_k(frame, [2, 3], "gmm", 3),
-                                  sg.choose_k(frame, [2, 3], "gmm", 3))
+    pd.testing.assert_frame_equal(
+        sg.choose_k(frame, [2, 3], "gmm", 3), sg.choose_k(frame, [2, 3], "gmm", 3)
+    )
     s1 = sg.stability(frame, [2, 3], n_boot=5, random_state=3, warn=False)
     s2 = sg.stability(frame, [2, 3], n_boot=5, random_state=3, warn=False)
     pd.testing.assert_frame_equal(s1, s2)
@@ -158,6 +166,7 @@ def test_unknown_algorithm():
 
 # ---------------------------------------------------------------------------- profiles
 
+
 def test_profile_and_names(planted_data):
     frame, truth = planted_data
     prof = sg.profile_segments(frame, truth)
@@ -175,13 +184,17 @@ def test_profile_and_names(planted_data):
 
 # ---------------------------------------------------------------------------- comparisons
 
+
 def test_crosstab_ari_ami_exact():
     a = pd.Series(["x", "x", "y", "y", "y"], index=list("abcde"), name="seg")
     b = pd.Series(["p", "p", "p", "q", "q", "q"], index=list("abcdez"), name="tier")
     comp = sg.compare_partitions(a, b)
     assert comp.n == 5
-    expected = pd.DataFrame([[2, 0], [1, 2]], index=pd.Index(["x", "y"], name="seg"),
-                            columns=pd.Index(["p", "q"], name="tier"))
+    expected = pd.DataFrame(
+        [[2, 0], [1, 2]],
+        index=pd.Index(["x", "y"], name="seg"),
+        columns=pd.Index(["p", "q"], name="tier"),
+    )
     pd.testing.assert_frame_equal(comp.crosstab, expected, check_dtype=False)
     # ARI by hand: sum C(n_ij,2) = 1 + 1 = 2; rows: 1 + 3 = 4; cols: 3 + 1 = 4; C(5,2) = 10
     expected_ari = (2 - 4 * 4 / 10) / (0.5 * (4 + 4) - 4 * 4 / 10)
@@ -221,8 +234,10 @@ def test_outcome_separation_intervals_and_ranking(planted_data):
     rng = np.random.default_rng(0)
     random_labels = pd.Series(rng.integers(0, 4, len(frame)), index=frame.index)
     churn = pd.Series(truth.isin([1, 3]), index=frame.index)
-    table = sg.compare_outcome_separation({"random": random_labels, "planted": truth},
-                                          pd.DataFrame({"growth": growth, "churned": churn}))
+    table = sg.compare_outcome_separation(
+        {"random": random_labels, "planted": truth},
+        pd.DataFrame({"growth": growth, "churned": churn}),
+    )
     assert table["outcome"].tolist() == ["growth", "growth", "churned", "churned"]
     assert table["partition"].tolist() == ["planted", "random"] * 2
     assert table["rank"].tolist() == [1, 2, 1, 2]
@@ -244,6 +259,7 @@ def test_size_tiers_and_quadrant_types(planted_data):
 
 # ---------------------------------------------------------------------------- plots
 
+
 def test_plots_return_axes(planted_data):
     frame, truth = planted_data
     seg = sg.Segmenter(n_clusters=4).fit(frame)
@@ -263,6 +279,7 @@ def test_plots_return_axes(planted_data):
 
 
 # ---------------------------------------------------------------------------- real data
+
 
 @pytest.mark.reference
 def test_uci_wholesale_channel_agreement():

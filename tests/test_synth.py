@@ -6,7 +6,6 @@ import hashlib
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from kamlab.data import load_dataset
@@ -67,8 +66,12 @@ def test_planted_growth_driver_is_visible_in_observed_data():
     by_year = tx.pivot_table(index="account_id", columns="year", values="amount", aggfunc="sum")
     both = by_year[(by_year[2022] > 0) & (by_year[2024] > 0)]
     growth = np.log(both[2024] / both[2022])
-    first = (p.assessments.sort_values("assessed_on")
-             .groupby(["account_id", "criterion"])["score"].first().unstack())
+    first = (
+        p.assessments.sort_values("assessed_on")
+        .groupby(["account_id", "criterion"])["score"]
+        .first()
+        .unstack()
+    )
     frame = first.join(growth.rename("growth"), how="inner")
     rho_driver = frame["growth_potential"].corr(frame["growth"], method="spearman")
     rho_noise = frame["reputation"].corr(frame["growth"], method="spearman")
