@@ -453,7 +453,8 @@ def write_synthetic(
 ) -> Path:
     """Generate a portfolio and write its tables, ``truth.json`` and ``truth_accounts.csv``.
 
-    Each file is written atomically. ``fmt`` is ``"csv"`` or ``"parquet"``.
+    Each file is written atomically. ``fmt`` is ``"csv"`` or ``"parquet"``; Parquet dates are
+    microsecond timestamps, which every engine reads (Spark refuses nanoseconds).
 
     Returns
     -------
@@ -475,8 +476,11 @@ def write_synthetic(
                 float_format="%.6g" if table != "transactions" else "%.2f",
             )
         else:
+            # Microsecond timestamps: Spark (and other engines) refuse Parquet's nanosecond
+            # TIMESTAMP; kamlab's dates are whole days, so nothing is truncated.
             atomic_write(
-                folder / f"{table}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False)
+                folder / f"{table}.parquet",
+                lambda tmp, f=frame: f.to_parquet(tmp, index=False, coerce_timestamps="us"),
             )
     write_csv(portfolio.truth_accounts, folder / "truth_accounts.csv", float_format="%.6g")
     text = json.dumps(portfolio.truth, indent=2, sort_keys=True) + "\n"
