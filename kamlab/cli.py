@@ -67,13 +67,32 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="execute the notebooks on a data folder into a run folder",
-        description="Execute the numbered notebooks with papermill into a self-contained run "
-        "folder (executed notebooks, HTML, tables, figures, manifest.json).",
-        epilog="DATA is a folder in the data contract or ADAPTER:PATH for a public dataset: "
-        "online-retail:PATH/online_retail.parquet or cdnow:PATH/CDNOW_master.txt.",
+        description="Execute the numbered notebooks into a self-contained run folder "
+        "(index.html, reports, tables, figures, action list, manifest.json). Without --out "
+        "the run goes to runs/<data>/<as_of>/, so each refresh sits beside the last one.",
+        epilog="DATA is a folder in the data contract, invoices:EXPORT with --map MAPPING.yaml "
+        "(see kamlab import), or ADAPTER:PATH for a public dataset: "
+        "online-retail:PATH/online_retail.parquet or cdnow:PATH/CDNOW_master.txt. "
+        "kamlab never deletes what it did not create: --out must lie outside the data, and "
+        "an existing run folder is replaced only with --replace (a subset of notebooks "
+        "updates just those notebooks).",
     )
-    run.add_argument("--data", default="data/sample", help="data folder or ADAPTER:PATH")
-    run.add_argument("--out", type=Path, default=None, help="run folder (runs/<data name>)")
+    run.add_argument("--data", default="data/sample", help="data folder or KIND:PATH")
+    run.add_argument(
+        "--map",
+        type=Path,
+        default=None,
+        dest="mapping",
+        help="mapping YAML of an invoices:EXPORT input",
+    )
+    run.add_argument(
+        "--out", type=Path, default=None, help="run folder (default runs/<data>/<as_of>)"
+    )
+    run.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace an existing run folder at --out (kept until the new run is complete)",
+    )
     run.add_argument(
         "--params", type=Path, default=None, help="YAML with shared and per-notebook parameters"
     )
@@ -89,25 +108,32 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="set a notebook parameter (repeatable)",
+        help="set a notebook parameter, e.g. -p as_of=2024-07-01 (repeatable)",
     )
     summary = sub.add_parser(
         "summarize",
         help="print a Markdown digest of a run folder",
-        description="Read a run folder's tables and print the key numbers "
-        "(concentration, retention, key accounts, back-test, CLV fit).",
+        description="Read a run folder's manifest and tables and print the key numbers: "
+        "dates, data quality, concentration, retention, key accounts, back-test, growth "
+        "drivers, churn risk, CLV fit, review checklist.",
     )
     summary.add_argument("run", type=Path, help="a run folder written by kamlab run")
+    summary.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        metavar="PREVIOUS_RUN",
+        help="also say what changed since an earlier run of the same data",
+    )
     return parser
 
 
 def _read_mapping(path: Path | None):
     if path is None:
         return None
-    import yaml
+    from kamlab._io import read_yaml
 
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return read_yaml(path, "column mapping")
 
 
 def _cmd_synth(args) -> int:
@@ -150,19 +176,20 @@ def _cmd_run(args) -> int:
     params = {}
     for item in args.param:
         if "=" not in item:
-            raise SystemExit(f"kamlab run: -p expects NAME=VALUE, got {item!r}")
+            raise ValueError(f"-p expects NAME=VALUE, got {item!r}")
         name, value = item.split("=", 1)
         params[name.strip()] = value
     selection = args.notebooks.split(",") if args.notebooks else None
-    out = args.out or Path("runs") / Path(str(args.data).split(":")[-1]).stem
     try:
         run_notebooks(
             args.data,
-            out,
+            args.out,
             parameters=params,
             params_file=args.params,
             notebooks=selection,
             jobs=args.jobs,
+            replace=args.replace,
+            mapping=args.mapping,
         )
     except RunFailed as exc:
         print(f"kamlab run failed: {exc}", file=sys.stderr)
@@ -171,11 +198,12 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_summarize(args) -> int:
-    from kamlab.report import summarize_run
+    from kamlab.digest import compare_runs, summarize_run
 
-    if not (args.run / "manifest.json").is_file():
-        raise FileNotFoundError(f"{args.run} is not a run folder (no manifest.json)")
     print(summarize_run(args.run), end="")
+    if args.compare is not None:
+        print()
+        print(compare_runs(args.compare, args.run), end="")
     return 0
 
 
@@ -199,9 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     except DataContractError as exc:
         print(f"invalid data: {exc}", file=sys.stderr)
         return 1
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, NotADirectoryError, PermissionError, ValueError) as exc:
+        # RunRefused, a bad parameter or mapping: one sentence, no traceback.
         print(f"kamlab {args.command}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"kamlab {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
