@@ -125,6 +125,20 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PREVIOUS_RUN",
         help="also say what changed since an earlier run of the same data",
     )
+    imp = sub.add_parser(
+        "import",
+        help="turn an invoice export into a contract folder",
+        description="Without --map: propose a mapping for the export (column roles, separator, "
+        "encoding, header row, decimal mark, date order, credit notes) and print it as YAML. "
+        "With --map: import, print the reconciliation (kept + left out = the file's signed "
+        "total) and the ledger, and write the contract folder to --out.",
+    )
+    imp.add_argument("export", type=Path, help="invoice lines: CSV, Excel or Parquet")
+    imp.add_argument("--map", dest="mapping", type=Path, default=None, help="mapping YAML")
+    imp.add_argument("--out", type=Path, default=None, help="contract folder to write")
+    imp.add_argument(
+        "--write-map", type=Path, default=None, help="write the (proposed) mapping to this file"
+    )
     return parser
 
 
@@ -207,6 +221,12 @@ def _cmd_summarize(args) -> int:
     return 0
 
 
+def _cmd_import(args) -> int:
+    from kamlab.invoices import import_command
+
+    return import_command(args.export, args.mapping, out=args.out, write_map=args.write_map)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kamlab`` console script."""
     from kamlab.data import DataContractError
@@ -221,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
         "validate": _cmd_validate,
         "run": _cmd_run,
         "summarize": _cmd_summarize,
+        "import": _cmd_import,
     }
     try:
         return handlers[args.command](args)
