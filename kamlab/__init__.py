@@ -11,8 +11,8 @@ One module per concern, each with a small flat API:
 ``criteria``    rule sets, scores, tiers, types: ``load_rule_set``, ``score_accounts``
 ``segment``     clustering vs rules: ``Segmenter``, ``choose_k``, ``stability``
 ``growth``      which criteria predict growth: ``criteria_effects``, ``backtest``
-``churn``       ``ShiftedBetaGeometric``, ``kaplan_meier``, ``cox_ph``, ``ChurnClassifier``
-``clv``         ``rfm_summary``, ``BGNBD``, ``ParetoNBD``, ``GammaGamma``
+``churn``       ``kaplan_meier``, ``cox_ph``, ``ChurnClassifier``, ``renewal_survivors``
+``clv``         ``rfm_summary``, ``BGNBD``, ``ParetoNBD``, ``GammaGamma``, ``ShiftedBetaGeometric``
 ``review``      the periodic key-account review
 ``plotting``    portfolio and criteria plots (``ax=None`` → Axes)
 ``report``      publish tables and figures into a ``kamlab run`` folder

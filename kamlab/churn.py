@@ -1,22 +1,24 @@
-"""Churn: contract-renewal (sBG) model, account survival (Kaplan-Meier, Cox) and classifiers.
+"""Churn: account survival (Kaplan-Meier, Cox), calibrated churn classifiers, and the
+account tables that feed them and the contract-renewal model.
 
-- :class:`ShiftedBetaGeometric`: Fader & Hardie (2007), "How to project customer retention",
-  with discounted expected residual lifetime from Fader & Hardie (2010).
 - :func:`kaplan_meier`, :func:`cox_ph`, :func:`logrank`: thin, tidy wrappers around
   :mod:`statsmodels.duration`.
 - :class:`ChurnClassifier`: a calibrated scikit-learn pipeline, with :func:`churn_scores` and
   :func:`reliability_table` to judge its probabilities.
 - :func:`renewal_survivors` and :func:`account_durations` turn an ``accounts`` table
-  (``acquired_on``, ``churned_on``) into the inputs of the sBG model and of Kaplan-Meier / Cox.
+  (``acquired_on``, ``churned_on``) into the input of the shifted-beta-geometric renewal model
+  (:class:`kamlab.clv.ShiftedBetaGeometric`) and of Kaplan-Meier / Cox.
 
+Small fits (Cox, the classifier) run single-threaded (:func:`kamlab._threads.limit_threads`).
 Time is in days unless a function says otherwise; a renewal period is ``period_days`` long.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, hyp2f1
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
@@ -30,13 +32,14 @@ from sklearn.preprocessing import StandardScaler
 from statsmodels.duration.hazard_regression import PHReg
 from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
-from kamlab.clv import ConvergenceWarning, _fit_mle, _standard_errors
+from kamlab._plot import axes, finish
+from kamlab._threads import limit_threads
 
 __all__ = [
     "ChurnClassifier",
-    "ConvergenceWarning",
-    "ShiftedBetaGeometric",
+    "RenewalCohorts",
     "account_durations",
+    "chi2_by_group",
     "churn_scores",
     "cox_ph",
     "kaplan_meier",
@@ -48,201 +51,6 @@ __all__ = [
 ]
 
 _Z95 = float(norm.ppf(0.975))
-
-
-# ---------------------------------------------------------------------------------------------
-# shifted-beta-geometric
-# ---------------------------------------------------------------------------------------------
-
-
-def _sbg_loglik(
-    params: np.ndarray,
-    churned: np.ndarray,
-    alive: float,
-    first: int = 0,
-    at_first: float | None = None,
-) -> float:
-    """sBG log-likelihood of one cohort observed from the start of period ``first``.
-
-    ``churned[j]`` customers leave at renewal ``first + j + 1`` and ``alive`` remain after the
-    last one. A cohort first seen at period ``first > 0`` (left-truncated) with ``at_first``
-    customers contributes conditionally on survival to that period: minus ``at_first`` log S(first).
-    """
-    alpha, beta = params
-    t = np.arange(first + 1, first + len(churned) + 1, dtype=float)
-    lb = betaln(alpha, beta)
-    log_p = betaln(alpha + 1.0, beta + t - 1.0) - lb
-    log_s = betaln(alpha, beta + first + len(churned)) - lb
-    ll = float(np.dot(churned, log_p) + alive * log_s)
-    if first > 0:
-        ll -= float(at_first) * (betaln(alpha, beta + first) - lb)
-    return ll
-
-
-def _cohort_rows(table) -> list[tuple[int, np.ndarray]]:
-    """(first observed period, contiguous observed counts) per cohort row with >= 2 periods."""
-    frame = pd.DataFrame(table)
-    values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    rows = []
-    for label, row in zip(frame.index, values):
-        seen = np.flatnonzero(~np.isnan(row))
-        if seen.size == 0:
-            continue
-        if np.any(np.diff(seen) != 1):
-            raise ValueError(f"cohort {label!r}: observed periods must be contiguous (no gaps)")
-        counts = row[seen]
-        if np.any(counts < 0):
-            raise ValueError(f"cohort {label!r}: survivors must be non-negative")
-        if np.any(np.diff(counts) > 0):
-            raise ValueError(
-                f"cohort {label!r}: survivors must not increase (a cohort cannot grow)"
-            )
-        if seen.size >= 2 and counts[0] > 0:
-            rows.append((int(seen[0]), counts))
-    if not rows:
-        raise ValueError(
-            "no cohort has two consecutive observed periods with customers at the first"
-        )
-    return rows
-
-
-class ShiftedBetaGeometric(BaseEstimator):
-    """Shifted-beta-geometric model of contract renewals (Fader & Hardie 2007).
-
-    Each customer churns at each renewal with a constant probability theta, and theta varies
-    across customers as Beta(alpha, beta).
-
-    Attributes
-    ----------
-    params_ : Series
-        alpha, beta.
-    standard_errors_, log_likelihood_, converged_, n0_ (customers at period 0), n_periods_
-    """
-
-    def __init__(self, *, max_iter: int = 2000):
-        self.max_iter = max_iter
-
-    def fit(self, survivors) -> ShiftedBetaGeometric:
-        """Fit on the number alive at the start of periods 0..n (one cohort, or a cohort table).
-
-        Parameters
-        ----------
-        survivors : array-like or DataFrame
-            One cohort: non-increasing counts, ``survivors[0]`` the cohort size. Several
-            cohorts: a 2-D table (rows cohorts, columns periods 0..n, as returned by
-            :func:`renewal_survivors`) with NaN where a period is not observed. Each row's
-            observed periods must be contiguous; a row first observed at period k > 0 is
-            left-truncated and enters the likelihood conditionally on survival to period k.
-            Rows with fewer than two observed periods carry no information and are skipped.
-            For a table, ``n0_`` is 1 (so :meth:`expected_survivors` gives shares) and
-            ``n_periods_`` is the last observed period.
-        """
-        if np.ndim(survivors) == 2:
-            return self._fit_table(survivors)
-        s = np.asarray(survivors, dtype=float).ravel()
-        if len(s) < 2:
-            raise ValueError("survivors needs at least two periods (0 and 1)")
-        if not np.all(np.isfinite(s)):
-            raise ValueError("survivors contains missing or non-finite values")
-        if np.any(s < 0) or s[0] <= 0:
-            raise ValueError(
-                "survivors must be non-negative with a positive cohort size at period 0"
-            )
-        rises = np.flatnonzero(np.diff(s) > 0)
-        if rises.size:
-            raise ValueError(
-                f"survivors must not increase (a cohort cannot grow); first rise at period {rises[0] + 1}"
-            )
-        churned = -np.diff(s)
-        alive = s[-1]
-
-        def negll_sum(theta):
-            return -_sbg_loglik(np.exp(theta), churned, alive)
-
-        self._maximise(negll_sum, scale=s[0])
-        self.n0_ = float(s[0])
-        self.n_periods_ = len(s) - 1
-        return self
-
-    def _maximise(self, negll_sum, scale: float) -> None:
-        """Fit alpha, beta by maximum likelihood (in log space, from three starts) and set the
-        fitted attributes shared by both input forms."""
-
-        def f(theta):
-            v = negll_sum(theta) / scale
-            return v if np.isfinite(v) else 1e10
-
-        starts = [np.zeros(2), np.log([0.5, 2.0]), np.log([2.0, 0.5])]
-        theta, _res, conv = _fit_mle(f, starts, False, ("alpha", "beta"), self.max_iter, "sBG")
-        self.params_ = pd.Series(np.exp(theta), index=["alpha", "beta"], name="estimate")
-        se, _ = _standard_errors(theta, negll_sum, None)
-        self.standard_errors_ = pd.Series(se, index=["alpha", "beta"], name="std_error")
-        self.log_likelihood_ = float(-negll_sum(theta))
-        self.converged_ = conv
-
-    def _fit_table(self, table) -> ShiftedBetaGeometric:
-        rows = _cohort_rows(table)
-        parts = [(-np.diff(c), float(c[-1]), k0, float(c[0])) for k0, c in rows]
-        n_first = sum(p[3] for p in parts)
-
-        def negll_sum(theta):
-            return -sum(
-                _sbg_loglik(np.exp(theta), ch, alive, k0, at) for ch, alive, k0, at in parts
-            )
-
-        self._maximise(negll_sum, scale=n_first)
-        self.n0_ = 1.0
-        self.n_periods_ = max(k0 + len(c) - 1 for k0, c in rows)
-        self.n_cohorts_ = len(rows)
-        return self
-
-    def _ab(self) -> tuple[float, float]:
-        if not hasattr(self, "params_"):
-            raise RuntimeError("ShiftedBetaGeometric is not fitted; call fit() first")
-        return float(self.params_["alpha"]), float(self.params_["beta"])
-
-    def survival(self, t) -> np.ndarray:
-        """S(t) = P(still a customer at the start of period t) = B(alpha, beta + t) / B(alpha, beta)."""
-        alpha, beta = self._ab()
-        t = np.asarray(t, dtype=float)
-        if np.any(t < 0):
-            raise ValueError("t must be >= 0")
-        return np.exp(betaln(alpha, beta + t) - betaln(alpha, beta))
-
-    def retention_rate(self, t) -> np.ndarray:
-        """r(t) = S(t) / S(t - 1) = (beta + t - 1) / (alpha + beta + t - 1), for t >= 1."""
-        alpha, beta = self._ab()
-        t = np.asarray(t, dtype=float)
-        if np.any(t < 1):
-            raise ValueError("retention_rate is defined for t >= 1")
-        return (beta + t - 1.0) / (alpha + beta + t - 1.0)
-
-    def expected_survivors(self, t) -> np.ndarray:
-        """Expected number of the fitted cohort alive at the start of period t."""
-        return self.n0_ * self.survival(t) if hasattr(self, "n0_") else self.survival(t)
-
-    def expected_residual_lifetime(self, discount_rate: float, periods_survived: int = 0) -> float:
-        """Discounted expected residual lifetime (DERL, Fader & Hardie 2010).
-
-        For a customer who has made ``periods_survived`` renewals (0 = just acquired), valued
-        just before the next renewal decision: the expected number of future payments, the
-        next one undiscounted and each later one discounted by ``1 + discount_rate`` per period::
-
-            DERL = sum_{k>=0} S(n + 1 + k) / S(n) / (1 + d)^k
-                 = B(alpha, beta + n + 1) / B(alpha, beta + n) * 2F1(1, beta + n + 1; alpha + beta + n + 1; 1/(1+d))
-
-        Multiply by the per-period margin for a residual value.
-        """
-        alpha, beta = self._ab()
-        if not discount_rate > 0:
-            raise ValueError("discount_rate must be > 0 (the undiscounted sum may diverge)")
-        n = periods_survived
-        if n < 0 or int(n) != n:
-            raise ValueError("periods_survived must be a non-negative integer")
-        ratio = np.exp(betaln(alpha, beta + n + 1.0) - betaln(alpha, beta + n))
-        return float(
-            ratio * hyp2f1(1.0, beta + n + 1.0, alpha + beta + n + 1.0, 1.0 / (1.0 + discount_rate))
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -274,6 +82,32 @@ def _check_dates(d: pd.DataFrame, cohort_col: str, churn_col: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class RenewalCohorts:
+    """The result of :func:`renewal_survivors`, the input of
+    :class:`kamlab.clv.ShiftedBetaGeometric` (``fit`` accepts it as it is).
+
+    Attributes
+    ----------
+    table : DataFrame
+        Index ``cohort`` (acquisition year), columns periods 0..n: accounts alive at the start
+        of each period (nullable integers, missing where not exactly observed).
+    period_days : int
+    as_of : str
+        ISO date up to which churn is known.
+    observed_from : str or None
+        ISO date from which churn is recorded (None: since acquisition).
+    n_accounts : dict
+        Accounts per cohort.
+    """
+
+    table: pd.DataFrame
+    period_days: int
+    as_of: str
+    observed_from: str | None
+    n_accounts: dict[int, int]
+
+
 def renewal_survivors(
     accounts: pd.DataFrame,
     period_days: int = 365,
@@ -283,7 +117,7 @@ def renewal_survivors(
     *,
     observed_from=None,
     account_col: str = "account_id",
-) -> pd.DataFrame:
+) -> RenewalCohorts:
     """Accounts alive at the start of each renewal period, per acquisition-year cohort.
 
     Period k of an account starts ``k * period_days`` days after its acquisition (its k-th
@@ -310,11 +144,25 @@ def renewal_survivors(
 
     Returns
     -------
-    DataFrame
-        Index ``cohort`` (acquisition year), columns periods 0..n (nullable integers, missing
-        where not exactly observed); accounts acquired after ``as_of`` are left out. Fit the
-        sBG model with ``ShiftedBetaGeometric().fit(table)``. ``attrs`` records
-        ``period_days``, ``as_of``, ``observed_from`` and ``n_accounts`` per cohort.
+    RenewalCohorts
+        ``table``: index ``cohort`` (acquisition year), columns periods 0..n (nullable
+        integers, missing where not exactly observed); accounts acquired after ``as_of`` are
+        left out. Fit the sBG model with ``kamlab.clv.ShiftedBetaGeometric().fit(cohorts)``.
+
+    Examples
+    --------
+    >>> accounts = pd.DataFrame({
+    ...     "account_id": ["A", "B", "C", "D"],
+    ...     "acquired_on": pd.to_datetime(["2020-01-10", "2020-03-01", "2020-06-01", "2021-02-01"]),
+    ...     "churned_on": pd.to_datetime([None, "2021-05-01", "2022-01-15", None])})
+    >>> cohorts = renewal_survivors(accounts, 365, as_of="2023-06-30")
+    >>> cohorts.table
+    period  0  1  2  3
+    cohort
+    2020    3  3  1  1
+    2021    1  1  1  <NA>
+    >>> cohorts.n_accounts
+    {2020: 3, 2021: 1}
     """
     if int(period_days) != period_days or period_days <= 0:
         raise ValueError(f"period_days must be a positive whole number of days, got {period_days}")
@@ -359,13 +207,13 @@ def renewal_survivors(
     out = out.iloc[:, : (seen[-1] + 1 if seen.size else 1)].astype("Int64")  # columns stay 0..n
     out.index.name = "cohort"
     out.columns.name = "period"
-    out.attrs.update(
+    return RenewalCohorts(
+        table=out,
         period_days=int(period_days),
         as_of=as_of.date().isoformat(),
         observed_from=None if start is None else start.date().isoformat(),
         n_accounts={int(k): int(v) for k, v in cohort.value_counts().sort_index().items()},
     )
-    return out
 
 
 def account_durations(
@@ -565,7 +413,8 @@ def cox_ph(
     t, e, _ = _survival_inputs(df[duration_col], df[event_col])
     X = pd.get_dummies(df[covariates], drop_first=True, dtype=float)
     en = _entry_times(df[entry_col], t) if entry_col else None
-    res = PHReg(t, X.to_numpy(dtype=float), status=e, entry=en, ties=ties).fit()
+    with limit_threads(len(t)):
+        res = PHReg(t, X.to_numpy(dtype=float), status=e, entry=en, ties=ties).fit()
     coef = np.asarray(res.params)
     se = np.asarray(res.bse)
     return pd.DataFrame(
@@ -581,22 +430,47 @@ def cox_ph(
     )
 
 
-def plot_survival(km_table: pd.DataFrame, ax=None):
-    """Step plot of Kaplan-Meier curves with their pointwise intervals, one line per group."""
-    import matplotlib.pyplot as plt
+def plot_survival(
+    km_table: pd.DataFrame, ax=None, *, time_unit: str = "days", title: str | None = None
+):
+    """Step plot of Kaplan-Meier curves with their pointwise 95 % intervals, one line per group.
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
-    for name, d in km_table.groupby("group", sort=False):
-        (line,) = ax.step(d["time"], d["survival"], where="post", label=str(name))
-        ax.fill_between(
-            d["time"], d["ci_low"], d["ci_high"], step="post", alpha=0.2, color=line.get_color()
+    Each group gets its own line style as well as colour, so curves that coincide stay
+    visible, and the legend lists every group.
+
+    Examples
+    --------
+    >>> km = kaplan_meier([1, 2, 3, 1, 1, 2], [1, 1, 1, 1, 0, 1], groups=list("aaabbb"))
+    >>> ax = plot_survival(km)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['a', 'b']
+    """
+    ax = axes(ax)
+    styles = ["-", "--", "-.", ":"]
+    for i, (name, d) in enumerate(km_table.groupby("group", sort=False)):
+        (line,) = ax.step(
+            d["time"],
+            100 * d["survival"],
+            where="post",
+            linestyle=styles[i % len(styles)],
+            label=str(name),
         )
-    ax.set_xlabel("time")
-    ax.set_ylabel("survival probability")
-    ax.set_ylim(0, 1.02)
-    ax.legend(title="group")
-    return ax
+        ax.fill_between(
+            d["time"],
+            100 * d["ci_low"],
+            100 * d["ci_high"],
+            step="post",
+            alpha=0.15,
+            color=line.get_color(),
+        )
+    ax.set_ylim(0, 102)
+    return finish(
+        ax,
+        title=title or "Accounts still active (Kaplan-Meier, 95 % intervals)",
+        xlabel=f"time ({time_unit})",
+        ylabel="share still active (%)",
+        legend=True,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -663,7 +537,8 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         self.calibrated_ = CalibratedClassifierCV(
             self._pipeline(), method=self.calibration, cv=folds
         )
-        self.calibrated_.fit(X, y_arr)
+        with limit_threads(len(y_arr)):
+            self.calibrated_.fit(X, y_arr)
         self.classes_ = self.calibrated_.classes_
         if isinstance(X, pd.DataFrame):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
@@ -674,7 +549,8 @@ class ChurnClassifier(ClassifierMixin, BaseEstimator):
         """Calibrated class probabilities, shape (n, 2); column 1 is ``classes_[1]``."""
         if not hasattr(self, "calibrated_"):
             raise RuntimeError("ChurnClassifier is not fitted; call fit() first")
-        return self.calibrated_.predict_proba(X)
+        with limit_threads(len(X)):
+            return self.calibrated_.predict_proba(X)
 
     def predict(self, X) -> np.ndarray:
         """Class labels at probability 0.5."""
@@ -758,13 +634,18 @@ def reliability_table(y_true, proba, n_bins: int = 10) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def plot_reliability(table: pd.DataFrame, ax=None):
-    """Reliability diagram: observed rate (with Wilson intervals) against mean prediction."""
-    import matplotlib.pyplot as plt
+def plot_reliability(table: pd.DataFrame, ax=None, *, title: str | None = None):
+    """Reliability diagram: observed rate (with Wilson intervals) against mean prediction.
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
+    Examples
+    --------
+    >>> table = reliability_table([0, 0, 1, 1, 0, 1], [0.1, 0.2, 0.7, 0.9, 0.3, 0.6], n_bins=2)
+    >>> ax = plot_reliability(table)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['perfect calibration', 'model']
+    """
+    ax = axes(ax, figsize=(5.0, 5.0))
+    ax.plot([0, 100], [0, 100], color="grey", linestyle=":", label="perfect calibration")
     # Rounding can put an interval end a hair past the estimate; error bars must be >= 0.
     yerr = np.clip(
         np.vstack(
@@ -774,20 +655,22 @@ def plot_reliability(table: pd.DataFrame, ax=None):
         None,
     )
     ax.errorbar(
-        table["mean_predicted"],
-        table["observed_rate"],
-        yerr=yerr,
+        100 * table["mean_predicted"],
+        100 * table["observed_rate"],
+        yerr=100 * yerr,
         marker="o",
         linestyle="-",
         capsize=3,
         label="model",
     )
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("mean predicted churn probability")
-    ax.set_ylabel("observed churn rate")
-    ax.legend()
-    return ax
+    ax.set_xlim(0, 100)
+    ax.set_ylim(0, 100)
+    return finish(
+        ax,
+        title=title or "Calibration of churn probabilities (95 % Wilson intervals)",
+        xlabel="mean predicted churn probability (%)",
+        ylabel="observed churn rate (%)",
+    )
 
 
 def chi2_by_group(events, groups) -> pd.Series:

@@ -1,8 +1,6 @@
-"""Tests for kamlab.churn: sBG against Fader & Hardie (2007), survival wrappers, classifier."""
+"""Tests for kamlab.churn: survival wrappers, classifier, and the account tables behind them."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import matplotlib
 
@@ -13,107 +11,6 @@ import pandas as pd
 import pytest
 
 from kamlab import churn
-
-SBG = (
-    Path(__file__).resolve().parents[2] / "shared" / "reference" / "sbg-retention" / "survival.csv"
-)
-
-PUBLISHED = {
-    "regular": {"alpha": 0.704, "beta": 1.182, "ll": -1680.27},
-    "high_end": {"alpha": 0.668, "beta": 3.806, "ll": -1611.16},
-}
-
-
-@pytest.fixture(scope="module")
-def survival_table() -> pd.DataFrame:
-    if not SBG.exists():
-        pytest.skip(
-            f"sBG reference table not found at {SBG} (see shared/reference/sbg-retention/README.md)"
-        )
-    return pd.read_csv(SBG)
-
-
-# ------------------------------------------------------------------ sBG
-
-
-@pytest.mark.reference
-@pytest.mark.parametrize("segment", ["regular", "high_end"])
-def test_sbg_reproduces_fader_hardie_2007(survival_table, segment):
-    calib = survival_table.loc[survival_table["year"] <= 7, segment]
-    m = churn.ShiftedBetaGeometric().fit(calib)
-    pub = PUBLISHED[segment]
-    # published to 3 decimals: within half a unit of the last digit plus 0.5 % slack
-    assert m.params_["alpha"] == pytest.approx(pub["alpha"], abs=0.001)  # issue 7 tolerance
-    assert m.params_["beta"] == pytest.approx(pub["beta"], abs=0.001)
-    assert m.log_likelihood_ == pytest.approx(pub["ll"], abs=0.01)
-    assert m.converged_ and np.all(m.standard_errors_ > 0)
-    # projection of years 8..12; measured max abs error: regular 3.1, high_end 16.0 customers (of 1000)
-    future = survival_table[survival_table["year"] >= 8]
-    proj = m.expected_survivors(future["year"].to_numpy())
-    err = np.abs(proj - future[segment].to_numpy())
-    assert err.max() < {"regular": 5.0, "high_end": 20.0}[segment]
-    # the model under-projects both segments a little (as in the paper's figures)
-    assert np.all(proj < future[segment].to_numpy())
-
-
-def test_sbg_survival_and_retention_formulas():
-    m = churn.ShiftedBetaGeometric()
-    m.params_ = pd.Series({"alpha": 0.704, "beta": 1.182})
-    t = np.arange(0, 20)
-    S = m.survival(t)
-    assert S[0] == 1.0 and np.all(np.diff(S) < 0)
-    np.testing.assert_allclose(m.retention_rate(t[1:]), S[1:] / S[:-1], rtol=1e-12)
-    assert np.all(np.diff(m.retention_rate(t[1:])) > 0)  # retention rises with tenure
-    # S(1) = beta / (alpha + beta)
-    assert S[1] == pytest.approx(1.182 / (0.704 + 1.182))
-    with pytest.raises(ValueError, match="t >= 1"):
-        m.retention_rate(0)
-
-
-@pytest.mark.parametrize("n", [0, 1, 4, 10])
-@pytest.mark.parametrize("d", [0.05, 0.1, 0.2])
-def test_sbg_derl_equals_truncated_sum(n, d):
-    m = churn.ShiftedBetaGeometric()
-    m.params_ = pd.Series({"alpha": 0.668, "beta": 3.806})
-    k = np.arange(0, 5000)
-    direct = np.sum(m.survival(n + 1 + k) / m.survival(n) * np.exp(-k * np.log1p(d)))
-    assert m.expected_residual_lifetime(d, periods_survived=n) == pytest.approx(direct, rel=1e-9)
-
-
-def test_sbg_derl_grows_with_tenure_and_guards():
-    m = churn.ShiftedBetaGeometric()
-    m.params_ = pd.Series({"alpha": 0.704, "beta": 1.182})
-    derl = [m.expected_residual_lifetime(0.1, periods_survived=n) for n in range(6)]
-    assert np.all(np.diff(derl) > 0)
-    with pytest.raises(ValueError, match="discount_rate must be > 0"):
-        m.expected_residual_lifetime(0.0)
-    with pytest.raises(ValueError, match="non-negative integer"):
-        m.expected_residual_lifetime(0.1, periods_survived=-1)
-
-
-def test_sbg_recovers_planted_parameters():
-    rng = np.random.default_rng(21)
-    alpha, beta, n = 1.2, 2.5, 50_000
-    theta = rng.beta(alpha, beta, n)
-    lifetime = rng.geometric(theta)  # period of churn, 1, 2, ...
-    survivors = np.array([(lifetime > t).sum() for t in range(9)])
-    m = churn.ShiftedBetaGeometric().fit(survivors)
-    for name, v in {"alpha": alpha, "beta": beta}.items():
-        assert abs(m.params_[name] - v) < 4 * m.standard_errors_[name], (name, m.params_[name])
-
-
-def test_sbg_guards():
-    with pytest.raises(ValueError, match="must not increase.*period 2"):
-        churn.ShiftedBetaGeometric().fit([100, 80, 90])
-    with pytest.raises(ValueError, match="at least two periods"):
-        churn.ShiftedBetaGeometric().fit([100])
-    with pytest.raises(ValueError, match="non-negative"):
-        churn.ShiftedBetaGeometric().fit([100, -1])
-    with pytest.raises(ValueError, match="missing"):
-        churn.ShiftedBetaGeometric().fit([100, np.nan])
-    with pytest.raises(RuntimeError, match="not fitted"):
-        churn.ShiftedBetaGeometric().survival(1)
-
 
 # ------------------------------------------------------------------ Kaplan-Meier, log-rank, Cox
 
@@ -300,7 +197,8 @@ def _accounts() -> pd.DataFrame:
 
 
 def test_renewal_survivors_hand_table():
-    tab = churn.renewal_survivors(_accounts(), period_days=100, as_of="2020-12-31")
+    cohorts = churn.renewal_survivors(_accounts(), period_days=100, as_of="2020-12-31")
+    tab = cohorts.table
     # 2019: renewals every 100 days from Dec 2019; the last member's 4th (2021-01-14) is after as_of.
     # C2 churns on its first renewal day (not renewed); C3 between the 1st and 2nd renewals.
     # 2020: D1's churn is after as_of (still alive); D3 was acquired after as_of (left out).
@@ -308,14 +206,16 @@ def test_renewal_survivors_hand_table():
         {0: [3, 2], 1: [2, 1], 2: [1, 1], 3: [1, pd.NA]}, index=[2019, 2020], dtype="Int64"
     )
     pd.testing.assert_frame_equal(tab, expected, check_names=False, check_column_type=False)
-    assert tab.index.name == "cohort" and tab.attrs["period_days"] == 100
-    assert tab.attrs["n_accounts"] == {2019: 3, 2020: 2}
+    assert tab.index.name == "cohort" and cohorts.period_days == 100
+    assert cohorts.n_accounts == {2019: 3, 2020: 2} and cohorts.as_of == "2020-12-31"
     # left truncation: counts before the first recorded churn date are not exact
-    trunc = churn.renewal_survivors(_accounts(), 100, "2020-12-31", observed_from="2020-03-01")
+    trunc = churn.renewal_survivors(
+        _accounts(), 100, "2020-12-31", observed_from="2020-03-01"
+    ).table
     assert trunc[0].isna().all()
     assert list(trunc.loc[2019, [1, 2, 3]]) == [2, 1, 1] and list(trunc.loc[2020, [1, 2]]) == [1, 1]
     # the default as_of is the latest date in the table (2021-03-01): D3 is then counted
-    assert churn.renewal_survivors(_accounts(), 100).attrs["as_of"] == "2021-03-01"
+    assert churn.renewal_survivors(_accounts(), 100).as_of == "2021-03-01"
 
 
 def test_renewal_survivors_guards():
@@ -354,36 +254,6 @@ def test_account_durations_hand_table():
         churn.kaplan_meier([1, 2], [1, 1], entry=[0, 3])
     with pytest.raises(ValueError, match="must be before as_of"):
         churn.account_durations(_accounts(), "2020-01-01", start="2020-04-01")
-
-
-def _sbg_cohort(n: int, alpha: float, beta: float, first: int, last: int, rng) -> np.ndarray:
-    """Survivors at periods first..last of a cohort whose members are alive at ``first``."""
-    theta = rng.beta(alpha, beta, 40 * n)
-    lifetime = rng.geometric(theta)  # the renewal at which the customer leaves
-    alive = lifetime[lifetime > first][:n]
-    return np.array([(alive > k).sum() for k in range(first, last + 1)], dtype=float)
-
-
-def test_sbg_table_fit_with_left_truncation_recovers_parameters():
-    rng = np.random.default_rng(5)
-    spans = [(0, 3), (0, 2), (2, 6), (4, 7), (6, 9)]
-    table = pd.DataFrame(np.nan, index=range(len(spans)), columns=range(10))
-    for i, (k0, k1) in enumerate(spans):
-        table.loc[i, list(range(k0, k1 + 1))] = _sbg_cohort(3000, 0.7, 1.2, k0, k1, rng)
-    m = churn.ShiftedBetaGeometric().fit(table)
-    assert m.n_cohorts_ == 5 and m.n_periods_ == 9 and m.converged_
-    for name, true in {"alpha": 0.7, "beta": 1.2}.items():
-        assert abs(m.params_[name] - true) < 4 * m.standard_errors_[name], name
-    # a one-row table observed from period 0 is the single-cohort fit
-    one = [1000, 631, 468, 382, 326]
-    a = churn.ShiftedBetaGeometric().fit(one)
-    b = churn.ShiftedBetaGeometric().fit(pd.DataFrame([one + [np.nan]]))
-    np.testing.assert_allclose(a.params_, b.params_, rtol=1e-6)
-    assert b.log_likelihood_ == pytest.approx(a.log_likelihood_)
-    with pytest.raises(ValueError, match="contiguous"):
-        churn.ShiftedBetaGeometric().fit(pd.DataFrame([[10, np.nan, 5, 4]]))
-    with pytest.raises(ValueError, match="no cohort"):
-        churn.ShiftedBetaGeometric().fit(pd.DataFrame([[10, np.nan], [np.nan, 5]]))
 
 
 def test_chi2_by_group_matches_hand_computation():
