@@ -174,7 +174,7 @@ def _worker(step: str, data: Path, repeats: int) -> dict:
         tx = dataset().transactions
 
         def run():
-            rfm = rfm_summary(tx, cutoff - pd.Timedelta(days=1))
+            rfm = rfm_summary(tx, cutoff - pd.Timedelta(days=1)).table
             BGNBD().fit(rfm["frequency"], rfm["recency"], rfm["T"])
             rep = rfm[(rfm["frequency"] > 0) & (rfm["monetary_value"] > 0)]
             GammaGamma().fit(rep["frequency"], rep["monetary_value"])
