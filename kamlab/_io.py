@@ -1,20 +1,69 @@
-"""Small I/O helpers shared by the package: atomic writes and stable hashing."""
+"""Files kamlab reads and writes: atomic writes, spreadsheet-safe exports, safe YAML, hashing.
+
+Spreadsheet safety
+------------------
+A spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and, in some
+programs, a tab or carriage return) as a formula, so an account named ``=HYPERLINK(...)`` in
+an export is a live link, and ``=cmd|' /C calc'!A0`` worse. :func:`write_csv` (every CSV kamlab
+writes: published tables, ledgers, synthetic portfolios) and :func:`write_excel` therefore
+escape such **text** cells, column names included, by prefixing a ``'``, the usual defence
+(OWASP, "CSV injection"): ``=1+1`` is written ``'=1+1``. Numbers stay numbers: a number column
+is never touched (a negative amount stays ``-20.5``), and neither is a text cell that is a
+plain number (``-5``, ``+1.5e3``, ``-1,234.50``, ``-12%``), which a spreadsheet reads as a
+number and cannot run. Reading an escaped file back gives the escaped text.
+
+Contract folders that kamlab writes for itself (``kamlab import``, ``write_dataset``) are
+Parquet, not a spreadsheet format, and hold the values exactly as they came. HTML output is
+escaped by its own writer.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import re
 import tempfile
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-__all__ = ["atomic_write", "sha256_file", "write_csv"]
+import numpy as np
+import pandas as pd
+import yaml
+
+__all__ = [
+    "FORMULA_PREFIXES",
+    "atomic_write",
+    "escape_formulas",
+    "read_yaml",
+    "sha256_file",
+    "write_csv",
+    "write_excel",
+]
+
+#: A text cell starting with one of these is escaped in CSV and Excel exports.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = r"[+-]?(?:\d+|\d{1,3}(?:,\d{3})+)?(?:\.\d+)?(?:[eE][+-]?\d+)?%?"
+_HAS_DIGIT = r".*\d.*"
+# Characters an xlsx file cannot hold (XML 1.0 control characters).
+_ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_FIXED_TIME = datetime(2000, 1, 1)
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
     """Write a file atomically: ``write`` fills a temporary file that then replaces ``path``.
 
     A reader never sees a half-written file, and a failure leaves any old file untouched.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> atomic_write(folder / "note.txt", lambda tmp: tmp.write_text("done")).read_text()
+    'done'
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -33,15 +82,300 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     return target
 
 
-def write_csv(frame, path: str | os.PathLike, **kwargs) -> Path:
-    """Write a DataFrame as CSV atomically with stable formatting (LF line ends)."""
+# --------------------------------------------------------------------------- escaping
+def _escape_text(values: pd.Series) -> pd.Series:
+    is_text = values.map(lambda v: isinstance(v, str)) if values.dtype == object else None
+    text = values if is_text is None else values.where(is_text.astype(bool))
+    starts = text.str.startswith(FORMULA_PREFIXES, na=False)
+    if not starts.any():
+        return values
+    plain = text[starts].str.fullmatch(_PLAIN_NUMBER) & text[starts].str.fullmatch(_HAS_DIGIT)
+    risky = starts.copy()
+    risky[starts] = ~plain.fillna(False).astype(bool)
+    out = values.astype(object)
+    out[risky] = "'" + text[risky].astype(object)
+    return out
+
+
+def _escape_labels(labels: pd.Index) -> pd.Index:
+    if isinstance(labels, pd.MultiIndex):
+        return labels
+    escaped = _escape_text(pd.Series(labels, dtype=object))
+    return pd.Index(escaped.tolist(), name=labels.name)
+
+
+def escape_formulas(frame: pd.DataFrame, *, index: bool = False) -> pd.DataFrame:
+    """A copy of ``frame`` in which no text cell (nor column name) can start a formula.
+
+    Text cells starting with one of :data:`FORMULA_PREFIXES` get a leading ``'``, unless they
+    are a plain number; number, date and boolean columns are left alone.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    index : bool
+        Escape the index labels too (when the index is written).
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"name": ["=1+1", "-5", "Acme", "@SUM(1)"],
+    ...                       "amount": [-20.5, 3.0, 1.0, 2.0]})
+    >>> escape_formulas(frame)
+          name  amount
+    0    '=1+1   -20.5
+    1       -5     3.0
+    2     Acme     1.0
+    3  '@SUM(1)     2.0
+    """
+    out = frame.copy()
+    for i in range(out.shape[1]):
+        col = out.iloc[:, i]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            cats = _escape_text(pd.Series(col.cat.categories, dtype=object))
+            if cats.tolist() != list(col.cat.categories):
+                out.isetitem(i, col.cat.rename_categories(cats.tolist()))
+        elif col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            out.isetitem(i, _escape_text(col))
+    out.columns = _escape_labels(out.columns)
+    if index:
+        out.index = _escape_labels(out.index)
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | os.PathLike, **kwargs) -> Path:
+    """Write a DataFrame as CSV atomically, spreadsheet-safe, with stable formatting.
+
+    Text cells that a spreadsheet would run as formulas are escaped (see the module
+    docstring and :func:`escape_formulas`); line ends are LF; ``index`` defaults to False.
+    Other keyword arguments go to :meth:`pandas.DataFrame.to_csv`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "ids.csv"
+    >>> frame = pd.DataFrame({"account_id": ["=HYPERLINK(1)", "A2"], "amount": [-3.5, 2.0]})
+    >>> print(write_csv(frame, path).read_text(), end="")
+    account_id,amount
+    '=HYPERLINK(1),-3.5
+    A2,2.0
+    """
     kwargs.setdefault("index", False)
     kwargs.setdefault("lineterminator", "\n")
-    return atomic_write(path, lambda tmp: frame.to_csv(tmp, **kwargs))
+    safe = escape_formulas(frame, index=bool(kwargs["index"]))
+    return atomic_write(path, lambda tmp: safe.to_csv(tmp, **kwargs))
+
+
+# --------------------------------------------------------------------------- Excel
+def _cell(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float | np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, pd.Timestamp):
+        return value.tz_localize(None).to_pydatetime() if value.tzinfo else value.to_pydatetime()
+    if isinstance(value, str):
+        return _ILLEGAL_XML.sub("\ufffd", value)
+    if isinstance(value, int | float | bool | datetime):
+        return value
+    return _ILLEGAL_XML.sub("\ufffd", str(value))
+
+
+def _check_sheet_name(name: str) -> str:
+    if not isinstance(name, str) or not name or len(name) > 31 or re.search(r"[][:*?/\\]", name):
+        raise ValueError(
+            f"sheet name {name!r} is not allowed in Excel (1-31 characters, none of [ ] : * ? / \\)"
+        )
+    return name
+
+
+def _deterministic_zip(data: bytes) -> bytes:
+    """The same workbook with fixed member timestamps, so equal content gives equal bytes."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = info.external_attr
+            dst.writestr(fixed, src.read(info.filename))
+    return out.getvalue()
+
+
+def write_excel(
+    frames: Mapping[str, pd.DataFrame] | pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    index: bool = False,
+    max_width: int = 60,
+) -> Path:
+    """Write one sheet per frame to an ``.xlsx`` workbook, formatted and spreadsheet-safe.
+
+    Each sheet has a bold, frozen header row and an autofilter; columns are as wide as their
+    content (up to ``max_width`` characters). Text cells are escaped exactly as
+    :func:`write_csv` escapes them; numbers and dates stay typed cells. Characters an xlsx file
+    cannot hold (control characters other than tab and line ends) become U+FFFD. The file is
+    written atomically and its bytes depend only on the content.
+
+    Parameters
+    ----------
+    frames : mapping of sheet name to DataFrame, or one DataFrame (sheet ``Sheet1``)
+    path : path-like
+    index : bool
+        Write the index as the first column(s).
+    max_width : int
+        Widest column, in characters.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "actions.xlsx"
+    >>> frame = pd.DataFrame({"account_id": ["+1+1", "A2"], "amount": [-3.5, 2.0]})
+    >>> back = pd.read_excel(write_excel({"actions": frame}, path), engine="calamine")
+    >>> back["account_id"].tolist(), back["amount"].tolist()
+    (["'+1+1", 'A2'], [-3.5, 2.0])
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheets = {"Sheet1": frames} if isinstance(frames, pd.DataFrame) else dict(frames)
+    if not sheets:
+        raise ValueError("write_excel needs at least one frame")
+    book = Workbook()
+    book.remove(book.active)
+    book.properties.created = book.properties.modified = _FIXED_TIME
+    bold = Font(bold=True)
+    for name, frame in sheets.items():
+        sheet = book.create_sheet(_check_sheet_name(name))
+        safe = escape_formulas(frame.reset_index() if index else frame)
+        header = [_cell(c) for c in safe.columns]
+        sheet.append(header)
+        widths = [len(str(h)) for h in header]
+        for row in safe.itertuples(index=False, name=None):
+            cells = [_cell(v) for v in row]
+            sheet.append(cells)
+            widths = [max(w, len(str(c)) if c is not None else 0) for w, c in zip(widths, cells)]
+        for cell in sheet[1]:
+            cell.font = bold
+        sheet.freeze_panes = "A2"
+        if safe.shape[1]:
+            sheet.auto_filter.ref = f"A1:{get_column_letter(safe.shape[1])}{len(safe) + 1}"
+        for i, width in enumerate(widths, start=1):
+            sheet.column_dimensions[get_column_letter(i)].width = min(max_width, width + 2)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    data = _deterministic_zip(buffer.getvalue())
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
+# --------------------------------------------------------------------------- YAML
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice in one mapping (the last would win silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    return super().construct_mapping(node, deep=deep)
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark.line + 1)
+                except TypeError:
+                    continue  # an unhashable key: the base class reports it
+                if first != key_node.start_mark.line + 1:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"the key {key!r} appears twice (first on line {first})",
+                        key_node.start_mark,
+                    )
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(path: str | os.PathLike, what: str) -> dict:
+    """Read a user's YAML file (a mapping, parameters, a rule set) safely.
+
+    Only plain YAML is loaded (mappings, lists, text, numbers, dates: ``yaml.safe_load``);
+    every problem is one ``ValueError`` sentence naming the file: a missing file or a folder,
+    text that is not UTF-8, a syntax error (with its line), a tag such as ``!!python/object``,
+    a key given twice, or a top level that is not a mapping. An empty file is an empty mapping.
+
+    Parameters
+    ----------
+    path : path-like
+    what : str
+        What the file is, for messages ("column mapping", "parameters file", "rule set").
+
+    Returns
+    -------
+    dict
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "params.yaml"
+    >>> _ = path.write_text("seed: 7\\ncaps: [0.03, 0.15]\\n")
+    >>> read_yaml(path, "parameters file")
+    {'seed': 7, 'caps': [0.03, 0.15]}
+    >>> _ = path.write_text("seed: !!python/object/apply:os.system ['ls']\\n")
+    >>> read_yaml(path, "parameters file")
+    Traceback (most recent call last):
+    ...
+    ValueError: params.yaml, line 1: the parameters file uses the YAML tag '!!python/object/apply:os.system', which kamlab does not load (plain mappings, lists, text and numbers only).
+    """
+    file = Path(path)
+    if file.is_dir():
+        raise ValueError(f"{file}: is a folder, not a {what}.")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{file}: no such file (the {what}).") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{file.name}: the {what} is not UTF-8 text (byte offset {exc.start}); save it as "
+            "UTF-8."
+        ) from None
+    try:
+        data = yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{file.name}, line {mark.line + 1}" if mark is not None else file.name
+        problem = str(exc.problem or exc.context or "invalid YAML")
+        tag = re.search(r"tag '([^']+)'", problem)
+        if tag is not None:
+            name = tag.group(1).replace("tag:yaml.org,2002:", "!!")
+            raise ValueError(
+                f"{where}: the {what} uses the YAML tag '{name}', which kamlab does not load "
+                "(plain mappings, lists, text and numbers only)."
+            ) from None
+        raise ValueError(f"{where}: the {what} is not valid YAML ({problem}).") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{file.name}: the {what} is not valid YAML ({exc}).") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(
+            f"{file.name}: the {what} must be a mapping ('key: value' lines) at the top level, "
+            f"not a {type(data).__name__}."
+        )
+    return data
 
 
 def sha256_file(path: str | os.PathLike, chunk_size: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
+    """Hex sha256 of a file's bytes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "empty"
+    >>> _ = path.write_bytes(b"")
+    >>> sha256_file(path)[:12]
+    'e3b0c44298fc'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(chunk_size):

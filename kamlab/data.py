@@ -1,4 +1,4 @@
-"""The data contract: load, validate and cross-check the four kamlab tables.
+"""The data contract: find, load, validate and cross-check the four kamlab tables.
 
 Tables (see ``README.md``, "Data contract"):
 
@@ -14,10 +14,28 @@ assessments   account_id, assessed_on, criterion, score   assessor, note
 interactions  account_id, date, kind                      value
 ============  ==========================================  ==================================
 
+Where the tables are: :func:`find_tables` is kamlab's one rule for it (a folder with one file
+or one sub-folder of parts per table, or a workbook with one sheet per table).
+
+What the contract accepts, cell by cell:
+
+- **dates** are ``YYYY-MM-DD``, optionally with a time (``2024-01-05 13:45:00``), from
+  1900-01-01 on, without a timezone offset; ``2023-06``, ``2024-12-3`` and ``05/02/2022`` are
+  errors, never guesses;
+- **numbers** are finite (``inf`` is an error); in number and date columns an empty cell or a
+  null marker (``NULL``, ``nan``, ``NA``, ``N/A``, ``None``, ``#N/A``) is a missing value;
+- **text** is kept as written (an id ``007`` keeps its zeros; ``NULL`` as an account id is an
+  id); ids are stripped, and blank text is missing;
+- **lines**: a CSV line with more or fewer fields than the header, and a transactions line that
+  repeats an earlier one exactly when there is no ``transaction_id`` to tell them apart, break
+  the contract like a bad cell does.
+
 Every problem becomes a :class:`DataContractError` naming the file, the column, the rule and
-the first offending rows. With ``on_error="drop"`` row-level problems drop the rows instead,
-and every drop is counted in the dataset's data-quality ledger; structural problems (a missing
-file, column or sheet, an empty table, a wrong file type) always raise.
+the first offending rows with their line (CSV) or row (Excel sheet row, Parquet row) number.
+With ``on_error="drop"`` row-level problems drop the rows instead, and every drop is counted in
+the dataset's data-quality ledger (:class:`kamlab.ledger.Ledger`), so kept + ledgered rows =
+the rows of the file; structural problems (a missing file, column or sheet, an empty table, an
+unreadable file, a wrong column type) always raise.
 """
 
 from __future__ import annotations
@@ -27,19 +45,22 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from kamlab.ledger import LEDGER_FILE, Ledger, read_ledger, read_source
+
 __all__ = [
-    "LEDGER_COLUMNS",
     "OPTIONAL_COLUMNS",
     "REQUIRED_COLUMNS",
     "SCHEMAS",
     "TABLES",
     "DataContractError",
     "Dataset",
+    "TableSource",
+    "find_tables",
     "load_dataset",
     "load_table",
 ]
@@ -80,16 +101,14 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "assessments": ("score",),
     "interactions": ("value",),
 }
+ID_COLUMNS = ("account_id", "transaction_id")
 # Columns whose missing values are errors (beyond the id, which is always required).
-NOT_NULL: dict[str, tuple[str, ...]] = {
-    "accounts": ("account_id",),
-    "transactions": ("account_id", "date", "amount"),
-    "assessments": ("account_id", "assessed_on", "criterion", "score"),
-    "interactions": ("account_id", "date", "kind"),
-}
+NOT_NULL: dict[str, tuple[str, ...]] = dict(REQUIRED_COLUMNS)
 # Dates allowed after the data's end (contracts renew in the future).
 FUTURE_OK = {("accounts", "contract_renewal_on")}
 SCORE_RANGE = (1.0, 5.0)
+EARLIEST = pd.Timestamp("1900-01-01")
+NULL_MARKERS = frozenset({"nan", "null", "none", "na", "n/a", "#n/a", "<na>", "nat"})
 SUFFIXES = {
     ".csv": "csv",
     ".txt": "csv",
@@ -99,16 +118,12 @@ SUFFIXES = {
     ".xlsm": "excel",
     ".xls": "excel",
 }
-LEDGER_COLUMNS = ["table", "file", "rule", "column", "rows_dropped", "example_ids"]
-MAX_EXAMPLES = 5
 
 
 def _schema(table: str) -> pa.DataFrameSchema:
     """The pandera schema of a table after parsing (types, nullability, value ranges)."""
     cols: dict[str, pa.Column] = {}
     for col in REQUIRED_COLUMNS[table] + OPTIONAL_COLUMNS[table]:
-        required = col in REQUIRED_COLUMNS[table]
-        nullable = col not in NOT_NULL[table]
         dtype: type
         if col in DATE_COLUMNS[table]:
             dtype = pa.DateTime
@@ -116,10 +131,13 @@ def _schema(table: str) -> pa.DataFrameSchema:
             dtype = pa.Float64
         else:
             dtype = pa.String
-        checks = []
-        if table == "assessments" and col == "score":
-            checks.append(pa.Check.in_range(*SCORE_RANGE))
-        cols[col] = pa.Column(dtype, checks=checks, nullable=nullable, required=required)
+        checks = [pa.Check.in_range(*SCORE_RANGE)] if col == "score" else []
+        cols[col] = pa.Column(
+            dtype,
+            checks=checks,
+            nullable=col not in NOT_NULL[table],
+            required=col in REQUIRED_COLUMNS[table],
+        )
     unique = ["account_id"] if table == "accounts" else None
     return pa.DataFrameSchema(cols, unique=unique, strict=False, coerce=False, name=table)
 
@@ -136,7 +154,7 @@ class DataContractError(ValueError):
     file, table, column, rule : str or None
         Where the problem is and which rule it breaks.
     rows : pandas.DataFrame or None
-        The first offending rows, with their line number in the file.
+        The first offending rows, with their ``line`` (CSV line, sheet or Parquet row).
     """
 
     def __init__(self, message: str, *, file=None, table=None, column=None, rule=None, rows=None):
@@ -148,6 +166,177 @@ class DataContractError(ValueError):
         self.rows = rows
 
 
+# --------------------------------------------------------------------------- file discovery
+@dataclass(frozen=True)
+class TableSource:
+    """Where one table is: its file(s), the sheet of a workbook, and the file kind.
+
+    Examples
+    --------
+    >>> src = TableSource("accounts", (Path("data/accounts.csv"),), None, "csv")
+    >>> src.kind, src.files[0].name
+    ('csv', 'accounts.csv')
+    """
+
+    table: str
+    files: tuple[Path, ...]
+    sheet: str | None
+    kind: str
+
+
+def _kind(path: Path) -> str:
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise DataContractError(
+            f"{path.name}: unsupported file type '{path.suffix or '(none)'}'. "
+            f"kamlab reads CSV (.csv), Parquet (.parquet) and Excel (.xlsx, .xls) files.",
+            file=path,
+            rule="file_type",
+        )
+    return kind
+
+
+def _hidden(path: Path, folder: Path) -> bool:
+    return any(part.startswith((".", "_")) for part in path.relative_to(folder).parts)
+
+
+def _parts(folder: Path, table: str) -> TableSource:
+    """A table spread over the Parquet (or CSV) files of a folder, recursively, sorted."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not _hidden(p, folder))
+    kinds = {p: SUFFIXES.get(p.suffix.lower()) for p in files}
+    odd = [p for p, k in kinds.items() if k not in ("csv", "parquet")]
+    if odd:
+        raise DataContractError(
+            f"{folder}: '{odd[0].relative_to(folder)}' is not a Parquet or CSV file; a table "
+            f"folder holds only the parts of the {table} table.",
+            file=odd[0],
+            table=table,
+            rule="file_type",
+        )
+    if len(set(kinds.values())) > 1:
+        raise DataContractError(
+            f"{folder}: the {table} folder mixes Parquet and CSV files; keep one kind.",
+            file=folder,
+            table=table,
+            rule="ambiguous_file",
+        )
+    if not files:
+        raise DataContractError(
+            f"{folder}: the {table} folder holds no Parquet or CSV files.",
+            file=folder,
+            table=table,
+            rule="missing_file",
+        )
+    return TableSource(table, tuple(files), None, next(iter(kinds.values())) or "csv")
+
+
+def _source(path: Path, table: str, sheet: str | None = None) -> TableSource:
+    if path.is_dir():
+        return _parts(path, table)
+    kind = _kind(path)
+    return TableSource(table, (path,), sheet if kind == "excel" else None, kind)
+
+
+def _missing(root: Path, table: str, names: list[str], what: str, rule: str):
+    close = difflib.get_close_matches(table, [Path(n).stem for n in names], n=1, cutoff=0.6)
+    hint = f" Found {close[0]!r} (names are case-sensitive)." if close else ""
+    return DataContractError(f"{root}: no {table} {what}.{hint}", file=root, table=table, rule=rule)
+
+
+def find_tables(path: str | os.PathLike) -> dict[str, TableSource]:
+    """Find the tables of a portfolio: kamlab's one rule for where data files are.
+
+    A folder holds, per table, either one file ``<table>.csv|.txt|.parquet|.pq|.xlsx|.xlsm|.xls``
+    or a sub-folder ``<table>/`` of Parquet (or CSV) files, read recursively in sorted order
+    (names starting with ``.`` or ``_`` are skipped). A workbook holds one sheet per table.
+    Other files (``ledger.csv``, ``source.json``, notes) are ignored.
+
+    Parameters
+    ----------
+    path : path-like
+        A data folder or an Excel workbook.
+
+    Returns
+    -------
+    dict of str to TableSource
+        The tables found, in contract order; ``accounts`` and ``transactions`` always.
+
+    Raises
+    ------
+    DataContractError
+        ``missing_file`` (or ``missing_sheet``) without accounts or transactions,
+        ``ambiguous_file`` when a table has two candidates, ``file_type`` for a file kamlab
+        cannot read.
+
+    Examples
+    --------
+    >>> tables = find_tables("data/sample")
+    >>> sorted(tables), tables["transactions"].kind
+    (['accounts', 'assessments', 'interactions', 'transactions'], 'csv')
+    """
+    root = Path(path)
+    found: dict[str, TableSource] = {}
+    if root.is_file():
+        if _kind(root) != "excel":
+            raise DataContractError(
+                f"{root.name}: a single file must be an Excel workbook with one sheet per table "
+                f"({', '.join(TABLES)}); otherwise pass the folder holding one file per table.",
+                file=root,
+                rule="file_type",
+            )
+        try:
+            with pd.ExcelFile(root, engine="calamine") as book:
+                sheets = [str(s) for s in book.sheet_names]
+        except Exception as exc:
+            raise DataContractError(
+                f"{root.name}: could not be read as an Excel workbook: {exc}",
+                file=root,
+                rule="unreadable",
+            ) from exc
+        found = {t: TableSource(t, (root,), t, "excel") for t in TABLES if t in sheets}
+        for table in REQUIRED_TABLES:
+            if table not in found:
+                raise _missing(root, table, sheets, "sheet", "missing_sheet")
+        return found
+    if not root.is_dir():
+        raise DataContractError(
+            f"{root}: no such file or directory.", file=root, rule="missing_file"
+        )
+    entries = sorted(root.iterdir())
+    for table in TABLES:
+        candidates = [p for p in entries if p.stem == table]
+        if len(candidates) > 1:
+            names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in candidates)
+            raise DataContractError(
+                f"{root}: several candidates for the {table} table ({names}); keep one.",
+                file=root,
+                table=table,
+                rule="ambiguous_file",
+            )
+        if not candidates:
+            continue
+        (path_,) = candidates
+        if path_.is_dir() and path_.name != table:
+            raise DataContractError(
+                f"{path_}: is a folder, not a file (a table folder is named '{table}').",
+                file=path_,
+                table=table,
+                rule="not_a_file",
+            )
+        found[table] = _source(path_, table)
+    for table in REQUIRED_TABLES:
+        if table not in found:
+            raise _missing(
+                root,
+                table,
+                [p.name for p in entries],
+                f"file (expected {table}.csv, {table}.parquet, {table}.xlsx or a {table}/ folder)",
+                "missing_file",
+            )
+    return found
+
+
+# --------------------------------------------------------------------------- the dataset
 @dataclass
 class Dataset:
     """All tables of one portfolio, validated and cross-checked.
@@ -158,18 +347,21 @@ class Dataset:
         The tables in contract form; absent optional tables are empty frames with the required
         columns, so downstream code needs no special case.
     ledger : pandas.DataFrame
-        Data-quality ledger: one row per rule that dropped rows (``on_error="drop"``) or per
-        adapter exclusion, with columns ``table, file, rule, column, rows_dropped, example_ids``.
+        Data-quality ledger (:data:`kamlab.ledger.LEDGER_COLUMNS`): the rows an import left out
+        (its ``ledger.csv``) first, then one row per rule and file that dropped rows here.
     files : dict
-        The file each table came from (absent tables are missing from the dict).
+        The file (or folder of parts) each table came from; absent tables are missing.
+    source : dict or None
+        What an import read (its ``source.json``), when the folder has one.
     """
 
     accounts: pd.DataFrame
     transactions: pd.DataFrame
     assessments: pd.DataFrame
     interactions: pd.DataFrame
-    ledger: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=LEDGER_COLUMNS))
+    ledger: pd.DataFrame = field(default_factory=lambda: Ledger().to_frame())
     files: dict[str, str] = field(default_factory=dict)
+    source: dict | None = None
 
     @property
     def start(self) -> pd.Timestamp:
@@ -214,556 +406,181 @@ class Dataset:
         return pd.DataFrame(rows).set_index("table")
 
 
-class _Ledger:
-    """Collects drops; raises instead when the user did not opt in."""
-
-    def __init__(self, on_error: str):
-        if on_error not in ("raise", "drop"):
-            raise ValueError(f"on_error must be 'raise' or 'drop', not {on_error!r}")
-        self.on_error = on_error
-        self.rows: list[dict] = []
-
-    def handle(self, frame: pd.DataFrame, bad: pd.Series, *, table, file, column, rule, what):
-        """Raise for (or drop and count) the rows where ``bad`` is true; return the kept frame."""
-        bad = bad.fillna(False).astype(bool)
-        n_bad = int(bad.sum())
-        if n_bad == 0:
-            return frame
-        offending = frame.loc[bad]
-        if self.on_error == "raise":
-            raise DataContractError(
-                _message(file, table, column, rule, what, n_bad, offending),
-                file=file,
-                table=table,
-                column=column,
-                rule=rule,
-                rows=offending.head(MAX_EXAMPLES),
-            )
-        ids = (
-            offending["account_id"].astype(str).head(MAX_EXAMPLES)
-            if "account_id" in offending
-            else []
-        )
-        self.rows.append(
-            {
-                "table": table,
-                "file": Path(file).name,
-                "rule": rule,
-                "column": column,
-                "rows_dropped": n_bad,
-                "example_ids": ", ".join(dict.fromkeys(ids)),
-            }
-        )
-        return frame.loc[~bad]
-
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=LEDGER_COLUMNS)
-
-
-def _message(file, table, column, rule, what, n_bad, offending: pd.DataFrame) -> str:
-    shown = offending.head(MAX_EXAMPLES)
-    lines = []
-    for line_no, row in zip(shown["_line"], shown.drop(columns="_line").to_dict("records")):
-        parts: list[str] = []
-        for key in ("account_id", column):
-            if key in row and key not in (p.split("=")[0] for p in parts):
-                parts.append(f"{key}={_show(row.get(_raw(key), row[key]))}")
-        lines.append(f"  line {line_no}: " + ", ".join(parts))
-    more = f"\n  ... and {n_bad - len(shown)} more" if n_bad > len(shown) else ""
-    hint = (
-        ""
-        if rule in ("unknown_account", "duplicate_key")
-        else (
-            "\nFix the file, or pass on_error='drop' to drop such rows and count them in the ledger."
-        )
-    )
-    return (
-        f"{Path(file).name}: column '{column}' {what} ({n_bad} row{'s' if n_bad != 1 else ''}, "
-        f"rule {rule}). First offending rows:\n" + "\n".join(lines) + more + hint
-    )
-
-
-def _raw(column: str) -> str:
-    return f"_raw_{column}"
-
-
-def _show(value) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
-        return "<missing>"
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat() if value == value.normalize() else value.isoformat()
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def _kind(path: Path) -> str:
-    kind = SUFFIXES.get(path.suffix.lower())
-    if kind is None:
-        raise DataContractError(
-            f"{path.name}: unsupported file type '{path.suffix or '(none)'}'. "
-            f"kamlab reads CSV (.csv), Parquet (.parquet) and Excel (.xlsx, .xls) files.",
-            file=path,
-            rule="file_type",
-        )
-    return kind
-
-
-def _read(path: Path, table: str, sheet: str | None) -> pd.DataFrame:
-    kind = _kind(path)
-    if not path.exists():
-        raise DataContractError(
-            f"{path}: file not found (expected the {table} table).",
-            file=path,
-            table=table,
-            rule="missing_file",
-        )
-    try:
-        if kind == "csv":
-            # Read everything as text so that parsing below can report the offending values.
-            frame = pd.read_csv(
-                path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True
-            )
-        elif kind == "parquet":
-            frame = pd.read_parquet(path)
-        else:
-            with pd.ExcelFile(path) as book:
-                sheets = book.sheet_names
-                name = sheet if sheet is not None else (table if table in sheets else sheets[0])
-                if name not in sheets:
-                    raise DataContractError(
-                        f"{path.name}: sheet '{name}' not found; the workbook has sheets "
-                        f"{', '.join(map(repr, sheets))}.",
-                        file=path,
-                        table=table,
-                        rule="missing_sheet",
-                    )
-                frame = pd.read_excel(book, sheet_name=name, dtype=object)
-    except DataContractError:
-        raise
-    except pd.errors.EmptyDataError:
-        frame = pd.DataFrame()
-    except Exception as exc:  # a corrupt or mislabelled file
-        raise DataContractError(
-            f"{path.name}: could not be read as {kind}: {exc}",
-            file=path,
-            table=table,
-            rule="unreadable",
-        ) from exc
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
-
-
-def _rename(frame: pd.DataFrame, mapping: Mapping[str, str] | None, path: Path, table: str):
-    if not mapping:
-        return frame
-    missing = [src for src in mapping if src not in frame.columns]
-    if missing:
-        raise DataContractError(
-            f"{path.name}: the column mapping names {', '.join(map(repr, missing))}, which "
-            f"{'is' if len(missing) == 1 else 'are'} not in the file (columns: "
-            f"{', '.join(map(repr, frame.columns))}).",
-            file=path,
-            table=table,
-            column=missing[0],
-            rule="mapping",
-        )
-    return frame.rename(columns=dict(mapping))
-
-
-def _check_columns(frame: pd.DataFrame, path: Path, table: str) -> None:
-    if frame.shape[1] == 0 or len(frame) == 0:
-        raise DataContractError(
-            f"{path.name}: the {table} table is empty (no data rows).",
-            file=path,
-            table=table,
-            rule="empty_table",
-        )
-    for col in REQUIRED_COLUMNS[table]:
-        if col not in frame.columns:
-            close = difflib.get_close_matches(col, list(frame.columns), n=1, cutoff=0.5)
-            hint = (
-                f" Did you mean '{close[0]}'? Map it with columns={{'{close[0]}': '{col}'}}."
-                if close
-                else " Use the columns= mapping if it has another name."
-            )
-            raise DataContractError(
-                f"{path.name}: required column '{col}' is missing from the {table} table "
-                f"(columns found: {', '.join(map(repr, frame.columns))}).{hint}",
-                file=path,
-                table=table,
-                column=col,
-                rule="missing_column",
-            )
-
-
-def _as_id(series: pd.Series) -> pd.Series:
-    """Account ids as strings; integral floats (Parquet/Excel NaN-padded ints) lose their '.0'."""
-    if pd.api.types.is_float_dtype(series):
-        whole = series.dropna()
-        if (whole == np.floor(whole)).all():
-            series = series.astype("Int64")
-    out = series.astype("str").str.strip()
-    return out.where(series.notna(), np.nan).astype("str")
-
-
-def _parse(frame: pd.DataFrame, table: str, path: Path, ledger: _Ledger, data_end) -> pd.DataFrame:
-    frame = frame.copy()
-    # Line numbers as a user sees them in a CSV (header is line 1) or Excel sheet (row 1 header).
-    frame.insert(0, "_line", np.arange(2, len(frame) + 2))
-    text_cols = [
-        c
-        for c in REQUIRED_COLUMNS[table] + OPTIONAL_COLUMNS[table]
-        if c in frame and c not in DATE_COLUMNS[table] + NUMERIC_COLUMNS[table]
-    ]
-    for col in text_cols:
-        frame[col] = _as_id(frame[col]) if col == "account_id" else frame[col].astype("str")
-        frame[col] = (
-            frame[col].where(frame[col].str.len() > 0, np.nan)
-            if col == "account_id"
-            else frame[col]
-        )
-    for col in NOT_NULL[table]:
-        if col in text_cols:
-            frame = ledger.handle(
-                frame,
-                frame[col].isna(),
-                table=table,
-                file=path,
-                column=col,
-                rule="missing_value",
-                what="has missing values",
-            )
-    for col in DATE_COLUMNS[table]:
-        if col not in frame:
-            continue
-        raw = frame[col]
-        frame[_raw(col)] = raw
-        if pd.api.types.is_datetime64_any_dtype(raw):
-            parsed = raw
-        else:
-            parsed = pd.to_datetime(
-                raw.astype("str").where(raw.notna()), format="ISO8601", errors="coerce"
-            )
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_localize(None)
-        frame[col] = parsed.astype("datetime64[us]")
-        if col in NOT_NULL[table]:
-            frame = ledger.handle(
-                frame,
-                raw.isna(),
-                table=table,
-                file=path,
-                column=col,
-                rule="missing_value",
-                what="has missing dates",
-            )
-        unparseable = frame[col].isna() & frame[_raw(col)].notna()
-        frame = ledger.handle(
-            frame,
-            unparseable,
-            table=table,
-            file=path,
-            column=col,
-            rule="unparseable_date",
-            what="has values that are not ISO dates (YYYY-MM-DD)",
-        )
-        if (table, col) not in FUTURE_OK and data_end is not None:
-            future = frame[col] > data_end
-            frame = ledger.handle(
-                frame,
-                future,
-                table=table,
-                file=path,
-                column=col,
-                rule="future_date",
-                what=f"has dates after the data's end ({data_end.date()})",
-            )
-    for col in NUMERIC_COLUMNS[table]:
-        if col not in frame:
-            continue
-        raw = frame[col]
-        frame[_raw(col)] = raw
-        frame[col] = pd.to_numeric(raw, errors="coerce").astype("float64")
-        if col in NOT_NULL[table]:
-            frame = ledger.handle(
-                frame,
-                frame[_raw(col)].isna(),
-                table=table,
-                file=path,
-                column=col,
-                rule="missing_value",
-                what="has missing values",
-            )
-        bad = frame[col].isna() & frame[_raw(col)].notna()
-        bad |= ~np.isfinite(frame[col].fillna(0.0))
-        frame = ledger.handle(
-            frame,
-            bad,
-            table=table,
-            file=path,
-            column=col,
-            rule="non_numeric",
-            what="has values that are not numbers",
-        )
-    if table == "assessments":
-        lo, hi = SCORE_RANGE
-        frame = ledger.handle(
-            frame,
-            ~frame["score"].between(lo, hi),
-            table=table,
-            file=path,
-            column="score",
-            rule="score_range",
-            what=f"has scores outside {lo:g}-{hi:g}",
-        )
-    if table == "accounts" and {"acquired_on", "churned_on"} <= set(frame.columns):
-        backwards = frame["churned_on"] < frame["acquired_on"]
-        frame = ledger.handle(
-            frame,
-            backwards,
-            table=table,
-            file=path,
-            column="churned_on",
-            rule="churn_before_acquisition",
-            what="is before acquired_on",
-        )
-    if table == "transactions" and "currency" in frame:
-        currencies = frame["currency"].dropna().unique()
-        if len(currencies) > 1:
-            major = frame["currency"].value_counts().index[0]
-            frame = ledger.handle(
-                frame,
-                frame["currency"].notna() & (frame["currency"] != major),
-                table=table,
-                file=path,
-                column="currency",
-                rule="mixed_currency",
-                what=f"mixes currencies ({', '.join(sorted(currencies))}); money "
-                f"must be in one currency, most rows are {major}",
-            )
-    return frame
-
-
-def _check_keys(frame, table, path, ledger: _Ledger) -> pd.DataFrame:
-    keys = {
-        "accounts": ["account_id"],
-        "transactions": ["transaction_id"] if "transaction_id" in frame else None,
-        "assessments": ["account_id", "assessed_on", "criterion"],
-        "interactions": None,
-    }[table]
-    if keys is None:
-        return frame
-    dup = frame.duplicated(keys, keep="first") & frame[keys].notna().all(axis=1)
-    return ledger.handle(
-        frame,
-        dup,
-        table=table,
-        file=path,
-        column=keys[-1] if table != "accounts" else "account_id",
-        rule="duplicate_key",
-        what=f"repeats a key ({' + '.join(keys)}) seen on an earlier row",
-    )
-
-
-def _finish(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    """Contract columns first, then the user's extra columns, then the file line number."""
-    helper = [c for c in frame.columns if c == "_line" or c.startswith("_raw_")]
-    order = [c for c in REQUIRED_COLUMNS[table] + OPTIONAL_COLUMNS[table] if c in frame]
-    extra = [c for c in frame.columns if c not in order and c not in helper]
-    out = frame[order + extra + ["_line"]].reset_index(drop=True)
-    SCHEMAS[table].validate(out)  # belt and braces: parsing above guarantees the schema
-    return out
-
-
-def _resolve_mapping(columns, table):
-    if not columns:
-        return None
-    if any(key in TABLES for key in columns):
-        return columns.get(table)
-    return columns
-
-
 def load_table(
     path: str | os.PathLike,
     table: str,
     *,
-    columns: Mapping[str, str] | None = None,
+    columns: Mapping[str, Any] | None = None,
     sheet: str | None = None,
     on_error: str = "raise",
     data_end=None,
-    ledger=None,
+    ledger: Ledger | None = None,
+    encoding: str = "utf-8",
 ) -> pd.DataFrame:
     """Load one table from CSV, Parquet or Excel and validate it against the contract.
 
     Parameters
     ----------
     path : path-like
-        The file.
+        The file, or a folder of Parquet (or CSV) parts.
     table : {"accounts", "transactions", "assessments", "interactions"}
     columns : mapping, optional
         The user's column names → contract names, e.g. ``{"CustomerID": "account_id"}``.
     sheet : str, optional
-        Excel sheet; defaults to a sheet named like the table, else the first.
+        Excel sheet; defaults to a sheet named like the table, else the only sheet.
     on_error : {"raise", "drop"}
         Raise :class:`DataContractError` on the first broken rule, or drop offending rows.
     data_end : timestamp, optional
         Dates after it are errors (default: no check for a lone table).
+    ledger : kamlab.ledger.Ledger, optional
+        Where drops are counted (``on_error="drop"``); a new ledger by default.
+    encoding : str
+        Text encoding of a CSV file (default UTF-8, with or without a byte-order mark).
 
     Returns
     -------
     pandas.DataFrame
         The table with contract column names and types.
+
+    Examples
+    --------
+    >>> accounts = load_table("data/sample/accounts.csv", "accounts")
+    >>> len(accounts), accounts["account_id"].iloc[0]
+    (300, 'A00001')
     """
+    from kamlab import _validate
+
     if table not in TABLES:
         raise ValueError(f"table must be one of {TABLES}, not {table!r}")
-    ledger = ledger or _Ledger(on_error)
-    return _load(Path(path), table, columns, sheet, ledger, data_end).drop(columns="_line")
-
-
-def _load(path: Path, table, columns, sheet, ledger: _Ledger, data_end) -> pd.DataFrame:
-    frame = _rename(_read(path, table, sheet), columns, path, table)
-    _check_columns(frame, path, table)
-    frame = _parse(frame, table, path, ledger, data_end)
-    frame = _check_keys(frame, table, path, ledger)
-    return _finish(frame, table)
-
-
-def _find_files(root: Path) -> dict[str, tuple[Path, str | None]]:
-    """Map each table to (file, sheet). A directory holds one file per table; a workbook one
-    sheet per table."""
-    if root.is_file():
-        if _kind(root) != "excel":
-            raise DataContractError(
-                f"{root.name}: a single file must be an Excel workbook with one sheet per table "
-                f"({', '.join(TABLES)}); otherwise pass the directory holding one file per table.",
-                file=root,
-                rule="file_type",
-            )
-        with pd.ExcelFile(root) as book:
-            sheets = book.sheet_names
-        found: dict[str, tuple[Path, str | None]] = {t: (root, t) for t in TABLES if t in sheets}
-        for table in REQUIRED_TABLES:
-            if table not in found:
-                raise DataContractError(
-                    f"{root.name}: sheet '{table}' not found; the workbook has sheets "
-                    f"{', '.join(map(repr, sheets))}.",
-                    file=root,
-                    table=table,
-                    rule="missing_sheet",
-                )
-        return found
-    if not root.is_dir():
-        raise DataContractError(
-            f"{root}: no such file or directory.", file=root, rule="missing_file"
-        )
-    found = {}
-    for table in TABLES:
-        candidates = sorted(p for p in root.iterdir() if p.stem == table and p.is_file())
-        if len(candidates) > 1:
-            names = ", ".join(p.name for p in candidates)
-            raise DataContractError(
-                f"{root}: several files for the {table} table ({names}); keep one.",
-                file=root,
-                table=table,
-                rule="ambiguous_file",
-            )
-        if candidates:
-            _kind(candidates[0])
-            found[table] = (candidates[0], None)
-    for table in REQUIRED_TABLES:
-        if table not in found:
-            raise DataContractError(
-                f"{root}: no {table} file (expected {table}.csv, {table}.parquet or {table}.xlsx).",
-                file=root,
-                table=table,
-                rule="missing_file",
-            )
-    return found
+    policy = _validate.Policy(on_error, ledger)
+    mappings, _ = _validate.mappings(columns, only=table)
+    src = _source(Path(path), table, sheet)
+    frame, _, _ = _validate.load(src, mappings.get(table), True, policy, data_end, encoding)
+    return frame.drop(columns=list(_validate.HELPERS))
 
 
 def load_dataset(
     path: str | os.PathLike,
     *,
-    columns: Mapping | None = None,
+    columns: Mapping[str, Any] | None = None,
     files: Mapping[str, str | os.PathLike] | None = None,
     on_error: str = "raise",
     data_end=None,
+    encoding: str = "utf-8",
 ) -> Dataset:
     """Load all tables of a portfolio, validated and cross-checked.
 
     Parameters
     ----------
     path : path-like
-        A directory with ``accounts``, ``transactions`` and optionally ``assessments`` and
-        ``interactions`` files (``.csv``, ``.parquet`` or ``.xlsx``), or one Excel workbook with
-        a sheet per table.
+        A folder or workbook laid out as :func:`find_tables` describes. A folder written by an
+        import may also hold ``ledger.csv`` and ``source.json``: the import's ledger rows come
+        first in ``Dataset.ledger`` and its source record is ``Dataset.source``.
     columns : mapping, optional
-        Column-name mapping, either one mapping for all tables (``{"CustomerID": "account_id"}``)
-        or one per table (``{"transactions": {"InvoiceDate": "date"}}``).
+        Column-name mapping, either one mapping for all tables (``{"CustomerID": "account_id"}``;
+        each file renames the columns it has) or one per table
+        (``{"transactions": {"InvoiceDate": "date"}}``; each named column must be in the file).
     files : mapping, optional
-        Explicit file per table, overriding the discovery in ``path``.
+        Explicit file (or folder of parts) per table, overriding the discovery in ``path``.
     on_error : {"raise", "drop"}
         ``"raise"`` (default) stops at the first broken rule with a :class:`DataContractError`;
         ``"drop"`` drops offending rows and records each rule in ``Dataset.ledger``.
     data_end : date-like, optional
         Dates after it are "in the future". Default: the last transaction date for the other
         tables, and today for transactions.
+    encoding : str
+        Text encoding of the CSV files (default UTF-8, with or without a byte-order mark).
 
     Returns
     -------
     Dataset
+
+    Examples
+    --------
+    >>> ds = load_dataset("data/sample")
+    >>> len(ds.accounts), len(ds.transactions), ds.ledger.empty
+    (300, 15547, True)
     """
-    ledger = _Ledger(on_error)
-    found = _find_files(Path(path)) if path is not None else {}
+    from kamlab import _validate
+
+    root = Path(path) if path is not None else None
+    imported = root is not None and root.is_dir()
+    try:
+        with_ledger = imported and (root / LEDGER_FILE).is_file()
+        ledger = Ledger(read_ledger(root).to_dict("records")) if with_ledger else Ledger()
+        source = read_source(root) if imported else None
+    except Exception as exc:
+        raise DataContractError(
+            f"{root}: the import's ledger.csv or source.json cannot be read: {exc}",
+            file=root,
+            rule="unreadable",
+        ) from exc
+    policy = _validate.Policy(on_error, ledger)
+    mappings, flat = _validate.mappings(columns)
+    found = find_tables(root) if root is not None else {}
     for table, file in (files or {}).items():
-        found[table] = (Path(file), None)
+        if table not in TABLES:
+            raise ValueError(f"files= names table {table!r}; expected one of {TABLES}")
+        found[table] = _source(Path(file), table)
     limit = pd.Timestamp(data_end) if data_end is not None else pd.Timestamp.today().normalize()
+    used: set[str] = set()
 
     def load(table, end):
-        file, sheet = found[table]
-        return _load(file, table, _resolve_mapping(columns, table), sheet, ledger, end)
+        frame, where, names = _validate.load(
+            found[table], mappings.get(table), not flat, policy, end, encoding
+        )
+        used.update(names)
+        return frame, where
 
-    transactions = load(
+    transactions, tx_where = load(
         "transactions",
         limit + pd.Timedelta(days=1) - pd.Timedelta(1, "ns") if data_end is None else limit,
     )
     end_of_data = transactions["date"].max() if data_end is None else limit
     # Child-table dates may fall on the data's last day, whatever its time of day.
     day_end = end_of_data.normalize() + pd.Timedelta(days=1) - pd.Timedelta(1, "ns")
-    accounts = load("accounts", day_end)
+    accounts, acc_where = load("accounts", day_end)
     tables = {"accounts": accounts, "transactions": transactions}
+    wheres = {"accounts": acc_where, "transactions": tx_where}
     for table in ("assessments", "interactions"):
-        tables[table] = load(table, day_end) if table in found else _empty(table)
-
+        if table in found:
+            tables[table], wheres[table] = load(table, day_end)
+        else:
+            tables[table] = _empty(table)
+    unused = sorted(set(mappings.get("accounts", {})) - used) if flat else []
+    if unused:
+        raise DataContractError(
+            f"columns= maps {', '.join(map(repr, unused))}, which no file has.", rule="mapping"
+        )
     known = set(accounts["account_id"])
     for table in ("transactions", "assessments", "interactions"):
         frame = tables[table]
-        if not len(frame):
-            continue
-        unknown = ~frame["account_id"].isin(known)
-        file = found[table][0]
-        tables[table] = ledger.handle(
-            frame,
-            unknown,
-            table=table,
-            file=file,
-            column="account_id",
-            rule="unknown_account",
-            what=f"has account ids that are not in {Path(found['accounts'][0]).name}",
-        ).reset_index(drop=True)
-    for table in TABLES:
-        if table in found and len(tables[table]) == 0:
-            file = found[table][0]
-            raise DataContractError(
-                f"{Path(file).name}: no valid rows left in the {table} table "
-                f"after dropping offending rows (see the ledger).",
-                file=file,
-                table=table,
-                rule="empty_table",
+        if len(frame):
+            tables[table] = policy.handle(
+                frame, ~frame["account_id"].isin(known), wheres[table], column="account_id",
+                rule="unknown_account",
+                what=f"has account ids that are not in {acc_where.names[0]}",
+            ).reset_index(drop=True)  # fmt: skip
+    for table, where in wheres.items():
+        if len(tables[table]) == 0:
+            raise where.fail(
+                f"no valid rows left in the {table} table after dropping offending rows "
+                "(see the ledger).",
+                "empty_table",
             )
-    tables = {t: f.drop(columns="_line", errors="ignore") for t, f in tables.items()}
+    tables = {
+        t: f.drop(columns=list(_validate.HELPERS), errors="ignore") for t, f in tables.items()
+    }
     return Dataset(
-        **tables, ledger=ledger.frame(), files={t: str(f) for t, (f, _) in found.items()}
+        **tables,
+        ledger=policy.ledger.to_frame(),
+        files={t: str(_folder(s)) for t, s in found.items()},
+        source=source,
     )
+
+
+def _folder(src: TableSource) -> Path:
+    return src.files[0] if len(src.files) == 1 else Path(os.path.commonpath(src.files))
 
 
 def _empty(table: str) -> pd.DataFrame:
