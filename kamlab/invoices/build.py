@@ -125,6 +125,9 @@ class _Lines:
         self.path, self.raw, self.spec, self.notes = path, raw, spec, notes
         self.src = spec["source"]
         self.resolve = _resolver(path, raw, spec["columns"])
+        for column in spec["columns"]:
+            if column not in raw.columns:
+                self.resolve(column, "columns")  # raises, naming the file's columns
         self.line_numbers = raw["_line"].to_numpy()
         self.fixes = {
             self.resolve(k, "text_fixes"): v for k, v in (spec.get("text_fixes") or {}).items()

@@ -321,7 +321,7 @@ def _example(strings: pd.Series, mask, codes, lines, k: int = 3) -> str:
 
 def sniff_date_order(
     strings: pd.Series, codes=None, lines=None, *, file="", column="", order: str | None = None
-) -> tuple[pd.Series, str | None, str | None]:
+) -> tuple[pd.Series, str, str]:
     """Per distinct date text, the format that reads it; the order; and what decided it.
 
     ``strings`` are distinct texts indexed by their code in ``codes``. ISO dates (year first)
@@ -426,11 +426,9 @@ def parse_dates(
             out[rest] = pd.to_datetime(strings[rest], format="ISO8601", errors="coerce")
         used = formats.dropna().unique()
         fmt = str(used[0]) if len(used) == 1 and not len(rest) else None
-        example = strings.iloc[0]
         note = (
             f"dates in '{column}' read {_ORDER_WORDS[order]}"
-            f"{f' ({fmt})' if fmt else ''}, decided by {decided}, e.g. '{example}' = "
-            f"{out[strings.index[0]]:%Y-%m-%d}"
+            f"{f' ({fmt})' if fmt else ''}, decided by {decided}"
         )
     dates = pd.Series(_expand(codes, out.to_numpy(), np.datetime64("NaT")), index=series.index)
     return DateReading(dates.astype("datetime64[us]"), fmt, order, note)
