@@ -150,6 +150,8 @@ def _read_csv_slowly(text: str, header: list[str]) -> pd.DataFrame:
     rows: list[list[str]] = []
     lines: list[int] = []
     start = 1
+    limit = csv.field_size_limit()
+    csv.field_size_limit(max(limit, len(text) + 1))  # as long as the fast path allows
     try:
         for record in reader:
             if record and not (len(record) == 1 and not record[0].strip()):
@@ -159,12 +161,13 @@ def _read_csv_slowly(text: str, header: list[str]) -> pd.DataFrame:
     except csv.Error as exc:
         reason = str(exc)
         if "end of data" in reason:
-            reason = f"a quoted field is never closed (it runs to the end of the file, line {reader.line_num})"
-        elif "field limit" in reason:
             reason = (
-                f"a field is longer than {csv.field_size_limit():,} characters (an unclosed quote?)"
+                "a quoted field is never closed (it runs to the end of the file, "
+                f"line {reader.line_num})"
             )
         raise ReadProblem(f"line {start}: {reason}.", rule="malformed_csv") from None
+    finally:
+        csv.field_size_limit(limit)
     width = len(header)
     body = rows[1:]
     counts = np.array([len(r) for r in body], dtype=np.int64)

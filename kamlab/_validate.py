@@ -485,10 +485,15 @@ def _check_keys(frame: pd.DataFrame, where: Where, policy: Policy) -> pd.DataFra
     if table == "transactions" and keys is None:
         user = [c for c in frame.columns if not c.startswith("_")]
         cells = [_raw(c) if _raw(c) in frame else c for c in user]
+        dup = frame.duplicated(cells, keep="first")
+        if not dup.any():
+            return frame
+        first = frame.groupby(cells, dropna=False, sort=False)[LINE].transform("first")
+        frame = frame.assign(_same_as_line=first)
         return policy.handle(
-            frame, frame.duplicated(cells, keep="first"), where, column=None,
-            rule="duplicate_line", what="lines repeat an earlier line exactly",
-        )  # fmt: skip
+            frame, dup, where, column=None, rule="duplicate_line",
+            what="lines repeat an earlier line exactly", show=("_same_as_line",),
+        ).drop(columns="_same_as_line")  # fmt: skip
     if keys is None:
         return frame
     dup = frame.duplicated(keys, keep="first") & frame[keys].notna().all(axis=1)
