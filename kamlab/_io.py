@@ -19,6 +19,7 @@ escaped by its own writer.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import os
@@ -139,6 +140,8 @@ def escape_formulas(frame: pd.DataFrame, *, index: bool = False) -> pd.DataFrame
     out.columns = _escape_labels(out.columns)
     if index:
         out.index = _escape_labels(out.index)
+        names = _escape_text(pd.Series(list(out.index.names), dtype=object)).tolist()
+        out.index = out.index.set_names(names)
     return out
 
 
@@ -162,7 +165,29 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike, **kwargs) -> Path:
     kwargs.setdefault("index", False)
     kwargs.setdefault("lineterminator", "\n")
     safe = escape_formulas(frame, index=bool(kwargs["index"]))
+    if "quoting" not in kwargs and _has_carriage_return(safe, bool(kwargs["index"])):
+        # the csv module quotes a field only for the characters of the line terminator, so a
+        # CR inside a cell would end the line for a reader: quote every text field instead
+        kwargs["quoting"] = csv.QUOTE_NONNUMERIC
     return atomic_write(path, lambda tmp: safe.to_csv(tmp, **kwargs))
+
+
+def _has_carriage_return(frame: pd.DataFrame, index: bool) -> bool:
+    labels = [*frame.columns, *(frame.index.names if index else [])]
+    if any(isinstance(v, str) and "\r" in v for v in labels):
+        return True
+    series = [frame.iloc[:, i] for i in range(frame.shape[1])]
+    if index:
+        series.append(frame.index.to_series())
+    for values in series:
+        if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            text = values.astype("str") if values.dtype == object else values
+            if text.str.contains("\r", regex=False, na=False).any():
+                return True
+        elif isinstance(values.dtype, pd.CategoricalDtype):
+            if any(isinstance(c, str) and "\r" in c for c in values.cat.categories):
+                return True
+    return False
 
 
 # --------------------------------------------------------------------------- Excel
@@ -216,7 +241,8 @@ def write_excel(
     Each sheet has a bold, frozen header row and an autofilter; columns are as wide as their
     content (up to ``max_width`` characters). Text cells are escaped exactly as
     :func:`write_csv` escapes them; numbers and dates stay typed cells. Characters an xlsx file
-    cannot hold (control characters other than tab and line ends) become U+FFFD. The file is
+    cannot hold (control characters other than tab and line ends) become U+FFFD, and a reader
+    sees a carriage return inside a cell as a line feed (XML line-end handling). The file is
     written atomically and its bytes depend only on the content.
 
     Parameters

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from kamlab.data import SCHEMAS, DataContractError, load_dataset, load_table
+from kamlab.data import (
+    SCHEMAS,
+    DataContractError,
+    TableSource,
+    find_tables,
+    load_dataset,
+    load_table,
+)
+from kamlab.ledger import LEDGER_COLUMNS, LEDGER_FILE, Ledger, write_source
 
 
 def test_sample_loads_with_contract_types(sample_dataset):
@@ -255,3 +263,93 @@ def test_numeric_ids_from_parquet_lose_float_suffix(tmp_path):
     ).to_parquet(tmp_path / "transactions.parquet")
     ds = load_dataset(tmp_path)
     assert list(ds.accounts["account_id"]) == ["12346", "12347"]
+
+
+def test_drop_mode_ledger_has_lines_and_amounts(tiny_dir):
+    _replace(tiny_dir / "transactions.csv", "T2,A1,2022-02-05,200", "T2,ZZ1,2022-02-05,200")
+    _replace(tiny_dir / "transactions.csv", "T4,A3,2022-04-01,50", "T4,ZZ2,2022-04-01,50")
+    ds = load_dataset(tiny_dir, on_error="drop")
+    row = ds.ledger.set_index("rule").loc["unknown_account"]
+    assert row["rows_dropped"] == 2
+    assert row["lines"] == "3, 5"
+    assert row["amount"] == 250.0
+    assert row["example_ids"] == "ZZ1, ZZ2"
+    assert list(ds.ledger.columns) == LEDGER_COLUMNS
+
+
+def test_find_tables_one_rule_for_files_folders_and_workbooks(tiny_dir, tmp_path):
+    found = find_tables(tiny_dir)
+    assert found["accounts"] == TableSource("accounts", (tiny_dir / "accounts.csv",), None, "csv")
+    assert list(found) == ["accounts", "transactions", "assessments", "interactions"]
+
+    folder = tmp_path / "parts"
+    (folder / "transactions" / "2022").mkdir(parents=True)
+    pd.read_csv(tiny_dir / "accounts.csv").to_parquet(folder / "accounts.pq")
+    tx = pd.read_csv(tiny_dir / "transactions.csv")
+    tx.iloc[:2].to_parquet(folder / "transactions" / "2022" / "b.parquet")
+    tx.iloc[2:].to_parquet(folder / "transactions" / "a.parquet")
+    (folder / "transactions" / ".a.parquet.crc").write_text("")
+    (folder / "ledger.csv").write_text(",".join(LEDGER_COLUMNS) + "\n")
+    found = find_tables(folder)
+    assert found["accounts"].kind == "parquet" and found["accounts"].sheet is None
+    assert found["transactions"].files == (
+        folder / "transactions" / "2022" / "b.parquet",
+        folder / "transactions" / "a.parquet",
+    )
+    assert set(found) == {"accounts", "transactions"}
+    ds = load_dataset(folder)
+    assert ds.transactions["transaction_id"].tolist() == ["T1", "T2", "T3", "T4"]
+    assert ds.files["transactions"] == str(folder / "transactions")
+
+    book = tmp_path / "book.xlsx"
+    with pd.ExcelWriter(book) as writer:
+        for table in ("accounts", "transactions", "notes"):
+            pd.DataFrame({"account_id": ["A1"]}).to_excel(writer, sheet_name=table, index=False)
+    assert find_tables(book) == {
+        "accounts": TableSource("accounts", (book,), "accounts", "excel"),
+        "transactions": TableSource("transactions", (book,), "transactions", "excel"),
+    }
+
+
+def test_errors_in_a_part_name_the_part_and_its_line(tiny_dir):
+    (tiny_dir / "transactions.csv").unlink()
+    parts = tiny_dir / "transactions"
+    parts.mkdir()
+    (parts / "p1.csv").write_text("account_id,date,amount\nA1,2022-01-05,1\n")
+    (parts / "p2.csv").write_text("account_id,date,amount\nA2,2022-04-01,2\nA3,2022-01-07,x\n")
+    with pytest.raises(DataContractError) as info:
+        load_dataset(tiny_dir)
+    assert str(info.value).startswith("transactions/p2.csv: column 'amount'")
+    assert "transactions/p2.csv line 3: account_id='A3', amount='x'" in str(info.value)
+    assert info.value.file == str(parts / "p2.csv")
+    ds = load_dataset(tiny_dir, on_error="drop")
+    assert ds.ledger[["file", "rule", "lines"]].values.tolist() == [["p2.csv", "non_numeric", "3"]]
+
+
+def test_import_ledger_and_source_travel_into_the_dataset(tiny_dir):
+    imported = Ledger()
+    imported.add(
+        table="transactions",
+        file="export.xlsx",
+        rule="cancelled_invoice",
+        column="invoice",
+        rows_dropped=3,
+        amount=-42.5,
+        lines=[7, 9, 12],
+        example_ids=["A1"],
+    )
+    imported.write(tiny_dir / LEDGER_FILE)
+    write_source(tiny_dir, {"file": "export.xlsx", "rows": 11, "sha256": "ab12"})
+    _replace(tiny_dir / "transactions.csv", "T4,A3", "T4,ZZ9")
+    ds = load_dataset(tiny_dir, on_error="drop")
+    assert ds.ledger["rule"].tolist() == ["cancelled_invoice", "unknown_account"]
+    assert ds.ledger["rows_dropped"].tolist() == [3, 1]
+    assert ds.ledger["amount"].tolist() == [-42.5, 50.0]
+    assert ds.ledger["lines"].tolist() == ["7, 9, 12", "5"]
+    assert ds.source == {"file": "export.xlsx", "rows": 11, "sha256": "ab12"}
+
+
+def test_dataset_without_import_has_no_source(tiny_dir):
+    ds = load_dataset(tiny_dir)
+    assert ds.source is None
+    assert ds.ledger.empty and list(ds.ledger.columns) == LEDGER_COLUMNS
