@@ -8,13 +8,14 @@ One module per concern, each with a small flat API:
 ``synth``       synthetic portfolios with planted truth: ``generate``, ``write_synthetic``
 ``features``    as-of features and outcomes: ``account_features``, ``feature_panel``
 ``portfolio``   concentration and retention: ``gini``, ``pareto_share``, ``revenue_retention``
-``criteria``    rule sets, scores, tiers, types: ``load_rule_set``, ``score_accounts``
+``tiers``       ranking and tiering under caps: ``rank_accounts``, ``assign_tiers``
+``criteria``    rule sets, scores, types: ``load_rule_set``, ``score_accounts``
 ``segment``     clustering vs rules: ``Segmenter``, ``choose_k``, ``stability``
-``growth``      which criteria predict growth: ``criteria_effects``, ``backtest``
+``growth``      which criteria predict growth: ``criteria_effects``, ``verdicts``, ``backtest``
 ``churn``       ``kaplan_meier``, ``cox_ph``, ``ChurnClassifier``, ``renewal_survivors``
 ``clv``         ``rfm_summary``, ``BGNBD``, ``ParetoNBD``, ``GammaGamma``, ``ShiftedBetaGeometric``
-``review``      the periodic key-account review
-``plotting``    portfolio and criteria plots (``ax=None`` → Axes)
+``review``      the periodic review: ``tier_history``, ``review_changes``, ``value_vs_tier``
+``plotting``    portfolio and key-account figures: ``plot_lorenz``, ``plot_revenue_by_tier``
 ``report``      publish tables and figures into a ``kamlab run`` folder
 ``runner``      ``run_notebooks`` (the ``kamlab run`` command)
 ``scale``       the same features from Parquet with DuckDB / Ibis
@@ -37,6 +38,7 @@ _MODULES = (
     "synth",
     "features",
     "portfolio",
+    "tiers",
     "criteria",
     "segment",
     "growth",

@@ -110,6 +110,11 @@ def lorenz_curve(values, *, negative: str = "raise") -> pd.DataFrame:
     pandas.DataFrame
         ``n + 1`` rows with ``population_share`` (k / n) and ``value_share`` (share of the
         total held by the k smallest accounts), from (0, 0) to (1, 1).
+
+    Examples
+    --------
+    >>> lorenz_curve([3, 1])["value_share"].tolist()
+    [0.0, 0.25, 1.0]
     """
     arr = np.sort(_values(values, negative))
     n = arr.size
@@ -123,6 +128,11 @@ def gini(values, *, negative: str = "raise") -> float:
     """Population Gini coefficient, ``Σ_i Σ_j |x_i − x_j| / (2 n² μ)``.
 
     0 for equal values; ``(n − 1) / n`` when one of ``n`` accounts holds everything.
+
+    Examples
+    --------
+    >>> gini([5, 5, 5]), gini([0, 0, 0, 4])
+    (0.0, 0.75)
     """
     arr = np.sort(_values(values, negative))
     n = arr.size
@@ -131,7 +141,13 @@ def gini(values, *, negative: str = "raise") -> float:
 
 
 def hhi(values, *, negative: str = "raise") -> float:
-    """Herfindahl–Hirschman index ``Σ s_i²`` of the shares ``s_i = x_i / Σ x``, in [1/n, 1]."""
+    """Herfindahl–Hirschman index ``Σ s_i²`` of the shares ``s_i = x_i / Σ x``, in [1/n, 1].
+
+    Examples
+    --------
+    >>> hhi([1, 1, 1, 1]), hhi([3, 1])
+    (0.25, 0.625)
+    """
     arr = _values(values, negative)
     shares = arr / arr.sum()
     return float(np.sum(shares**2))
@@ -151,6 +167,11 @@ def pareto_share(values, top: float = 0.2, *, negative: str = "raise") -> float:
     -------
     float
         Interpolated linearly on the Lorenz curve, so ``top * n`` need not be whole.
+
+    Examples
+    --------
+    >>> pareto_share(range(1, 11), top=0.25)  # 10 + 9 + half of 8, of 55
+    0.4181818181818182
     """
     if not 0 < top <= 1:
         raise ValueError(f"top must be in (0, 1], got {top!r}")
@@ -175,6 +196,12 @@ def concentration_summary(
         ``top_<p>pct_share`` for each ``p`` in ``tops``, and ``accounts_for_80pct`` (the
         fewest accounts that together hold at least 80 % of the total) with its share of
         accounts ``accounts_for_80pct_share``.
+
+    Examples
+    --------
+    >>> summary = concentration_summary([50, 30, 10, 5, 5])
+    >>> float(summary["accounts_for_80pct"]), float(summary["top_20pct_share"])
+    (2.0, 0.5)
     """
     arr = _values(values, negative)
     desc = np.sort(arr)[::-1]
@@ -269,6 +296,16 @@ def revenue_retention(
     ValueError
         When no account has positive revenue in period 1 (retention is undefined), a period
         is malformed, or a column is missing.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"account_id": ["a", "a", "b", "c"],
+    ...                    "date": pd.to_datetime(["2023-03-01", "2024-03-01", "2023-05-01",
+    ...                                            "2024-05-01"]),
+    ...                    "amount": [100.0, 150.0, 50.0, 70.0]})
+    >>> r = revenue_retention(tx, ("2023-01-01", "2024-01-01"), ("2024-01-01", "2025-01-01"))
+    >>> float(r["nrr"]), float(r["grr"]), int(r["new_accounts"])
+    (1.0, 0.6666666666666666, 1)
     """
     for col in (account_col, date_col, amount_col):
         if col not in transactions:
@@ -315,6 +352,15 @@ def cohort_retention(dataset: Dataset, periods: Sequence | None = None) -> pd.Da
         ``"2022→2023"``), with the :data:`RETENTION_FIELDS` columns; one extra row per period
         with cohort ``"all"`` for the whole portfolio. Cohorts with no account active in the
         first period of a pair are left out.
+
+    Examples
+    --------
+    >>> from kamlab.data import Dataset
+    >>> from kamlab.synth import generate
+    >>> p = generate(40, 3, seed=1)
+    >>> data = Dataset(p.accounts, p.transactions, p.assessments, p.interactions)
+    >>> cohort_retention(data).xs("all", level="cohort").index.tolist()
+    ['2022→2023', '2023→2024']
     """
     tx = dataset.transactions
     if periods is None:

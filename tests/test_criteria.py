@@ -1,4 +1,4 @@
-"""Criteria as data: catalogue, malformed YAML, exact scores, tiers, types, migration, review."""
+"""Criteria as data: catalogue, malformed YAML, exact scores, tiers and types under rule sets."""
 
 from __future__ import annotations
 
@@ -12,20 +12,19 @@ from conftest import REPO, reference_path
 
 from kamlab.criteria import (
     FAMILIES,
-    TIERS,
     CatalogueError,
     RuleSet,
+    Scores,
     available_rule_sets,
     contributions,
     coverage,
     load_catalogue,
     load_rule_set,
-    review,
     score_accounts,
-    tier_migration,
 )
 from kamlab.features import account_features
 from kamlab.synth import ASSESSED_CRITERIA
+from kamlab.tiers import TIERS
 
 SEEDS = REPO.parent / "shared" / "seeds"
 
@@ -275,18 +274,24 @@ def test_scores_contributions_tiers_types_by_hand():
         contrib["revenue_contribution"], [-0.1875, -0.0625, 0.0625, 0.1875], atol=1e-15
     )
     np.testing.assert_allclose(contrib["growth_potential"], [-1 / 6, 0, 1 / 6, 0], atol=1e-15)
-    scored = score_accounts(feats, rule)
+    result = score_accounts(feats, rule)
+    assert isinstance(result, Scores) and result.rule_set is rule
+    scored = result.table
     np.testing.assert_allclose(scored["score"], contrib.sum(axis=1), atol=0)
+    pd.testing.assert_frame_equal(result.contributions, contrib)
     assert scored["rank"].to_dict() == {"C": 1, "D": 2, "B": 3, "A": 4}
     assert scored["tier"].tolist() == ["regular", "regular", "strategic", "key"]
     assert scored["tier"].dtype == pd.CategoricalDtype(list(TIERS), ordered=True)
+    assert result.designated.tolist() == ["C", "D"]
     # Revenue high above its median (250): C, D; growth high above its median (3): C only.
     assert scored["type"].tolist() == ["tactical", "tactical", "strategic", "stable"]
-    assert scored.attrs["imputed"] == {"revenue_contribution": 0, "growth_potential": 1}
+    assert result.imputed == {"revenue_contribution": 0, "growth_potential": 1}
     assert scored["n_imputed"].tolist() == [0, 1, 0, 0]
-    assert scored.attrs["type_growth_missing"] == 1
+    assert result.type_growth_missing == 1 and result.unavailable == ()
     # A rule set is a callable that returns the score.
     pd.testing.assert_series_equal(rule(feats), scored["score"], check_names=False)
+    # Metadata lives on the result, not in DataFrame.attrs (filtering would drop it).
+    assert scored.attrs == {} and contrib.attrs == {}
 
 
 def test_missing_policies():
@@ -304,9 +309,9 @@ def test_unavailable_criteria_are_reported_not_zeroed():
     feats = _hand_features()
     rule = load_rule_set({"weights": {"revenue_contribution": 1, "ease_of_buying": 3}})
     scored = score_accounts(feats, rule)
-    assert scored.attrs["unavailable"] == ["ease_of_buying"]
+    assert scored.unavailable == ("ease_of_buying",)
     # The weights are renormalised over the available criterion: revenue gets weight 1.
-    np.testing.assert_allclose(scored["score"], [-0.375, -0.125, 0.125, 0.375])
+    np.testing.assert_allclose(scored.table["score"], [-0.375, -0.125, 0.125, 0.375])
     cov = coverage(feats, rule)
     assert cov.loc["ease_of_buying", ["available", "effective_weight"]].tolist() == [False, 0.0]
     assert cov.loc["revenue_contribution", "effective_weight"] == 1.0
@@ -326,7 +331,7 @@ def test_robust_z_and_threshold_tiers_by_hand():
             "tiers": {"method": "threshold", "strategic": 2.0, "key": 0.5},
         }
     )
-    scored = score_accounts(feats, rule)
+    scored = score_accounts(feats, rule).table
     # median 3, MAD 1 → z = (x − 3) / 1.4826, clipped at 3.
     np.testing.assert_allclose(scored["score"], [-2 / 1.4826, -1 / 1.4826, 0, 1 / 1.4826, 3.0])
     assert scored["tier"].tolist() == ["regular", "regular", "regular", "key", "strategic"]
@@ -337,19 +342,13 @@ def test_cost_to_serve_direction_is_negative():
     scored = score_accounts(
         feats.assign(revenue_12m=1.0), load_rule_set({"weights": {"cost_to_serve": 1}})
     )
-    assert scored["rank"].tolist() == [1, 2, 3]
+    assert scored.table["rank"].tolist() == [1, 2, 3]
 
 
-# --------------------------------------------------------------------------- migration
-def test_tier_migration_by_hand():
-    a = pd.Series({"A": "strategic", "B": "key", "C": "regular", "D": "regular"})
-    b = pd.Series({"A": "key", "B": "key", "C": "strategic", "E": "regular"})
-    table = tier_migration(a, b)
-    assert table.loc["strategic", "key"] == 1 and table.loc["key", "key"] == 1
-    assert table.loc["regular", "strategic"] == 1 and table.loc["regular", "(gone)"] == 1
-    assert table.loc["(new)", "regular"] == 1
-    assert table.to_numpy().sum() == 5
-    assert table.loc[list(TIERS)].sum(axis=1).tolist() == [2, 1, 1]
+def test_duplicated_accounts_are_named():
+    feats = pd.DataFrame({"revenue_12m": [1.0, 2.0, 3.0]}, index=["A", "B", "A"])
+    with pytest.raises(ValueError, match=r"one row per account; duplicated: \['A'\]"):
+        score_accounts(feats, "size_only")
 
 
 # --------------------------------------------------------------------------- the sample
@@ -361,7 +360,7 @@ def sample_features(sample_dataset):
 @pytest.mark.parametrize("name", ["size_only", "seed_weighted", "selection_matrix"])
 def test_sample_caps_hold_and_contributions_add_up(sample_features, name):
     rule = load_rule_set(name)
-    scored = score_accounts(sample_features, rule)
+    scored = score_accounts(sample_features, rule).table
     n = len(scored)
     counts = scored["tier"].value_counts()
     assert n == 244
@@ -384,18 +383,17 @@ def test_sample_caps_hold_and_contributions_add_up(sample_features, name):
 def test_sample_seed_weighted_differs_from_size_only(sample_features):
     size = score_accounts(sample_features, "size_only")
     seed = score_accounts(sample_features, "seed_weighted")
-    assert seed.attrs["unavailable"] == ["ease_of_buying"]
-    assert seed.attrs["imputed"]["growth_potential"] == 5
-    assert seed.attrs["imputed"]["revenue_growth"] == 34
-    key_size = set(size.index[size["tier"] >= "key"])
-    key_seed = set(seed.index[seed["tier"] >= "key"])
+    assert seed.unavailable == ("ease_of_buying",)
+    assert seed.imputed["growth_potential"] == 5
+    assert seed.imputed["revenue_growth"] == 34
+    key_size, key_seed = set(size.designated), set(seed.designated)
     assert len(key_size) == len(key_seed) == 36
     assert key_size != key_seed
     assert len(key_size & key_seed) < 36
 
 
 def test_sample_selection_matrix_axes(sample_features):
-    scored = score_accounts(sample_features, "selection_matrix")
+    scored = score_accounts(sample_features, "selection_matrix").table
     np.testing.assert_allclose(
         scored["attractiveness"] + scored["strength"], scored["score"], atol=1e-12
     )
@@ -405,21 +403,8 @@ def test_sample_selection_matrix_axes(sample_features):
 def test_with_caps_changes_counts(sample_features):
     rule = load_rule_set("seed_weighted").with_caps(strategic=0.05, key=0.2)
     assert isinstance(rule, RuleSet)
-    counts = score_accounts(sample_features, rule)["tier"].value_counts()
+    counts = score_accounts(sample_features, rule).table["tier"].value_counts()
     assert counts["strategic"] == 12 and counts["key"] == 48 - 12
-
-
-def test_sample_review_and_migration(sample_dataset):
-    tiers = review(sample_dataset, "seed_weighted", ["2023-07-01", "2024-01-01"])
-    assert list(tiers.columns) == ["2023-07-01", "2024-01-01"]
-    first, second = tiers["2023-07-01"], tiers["2024-01-01"]
-    table = tier_migration(first, second)
-    for tier in TIERS:
-        assert table.loc[tier].sum() == (first == tier).sum()
-        assert table[tier].sum() == (second == tier).sum()
-    assert table.to_numpy().sum() == len(tiers)
-    # Reviews move accounts: the key list at the second review is not the first one.
-    assert table.loc["key", "key"] < (first == "key").sum()
 
 
 # --------------------------------------------------------------------------- UCI wholesale
@@ -433,11 +418,11 @@ def test_uci_wholesale_size_only_tiers():
         {"revenue_12m": spend.to_numpy(dtype=float)},
         index=pd.Index([f"C{i:03d}" for i in range(len(spend))], name="account_id"),
     )
-    scored = score_accounts(feats, "size_only")
-    counts = scored["tier"].value_counts()
+    result = score_accounts(feats, "size_only")
+    counts = result.table["tier"].value_counts()
+    # floor(0.03 · 440) = 13 strategic, floor(0.15 · 440) = 66 designated.
     assert (counts["strategic"], counts["key"], counts["regular"]) == (13, 53, 374)
     top = spend.sort_values(ascending=False)
-    chosen = scored.index[scored["tier"] >= "key"]
-    assert set(chosen) == {f"C{i:03d}" for i in top.index[:66]}
-    assert scored.attrs["type_growth_missing"] == 440  # no growth assessment in UCI
-    assert set(scored["type"].unique()) == {"stable", "tactical"}
+    assert set(result.designated) == {f"C{i:03d}" for i in top.index[:66]}
+    assert result.type_growth_missing == 440  # no growth assessment in UCI
+    assert set(result.table["type"].unique()) == {"stable", "tactical"}

@@ -15,6 +15,7 @@ from statsmodels.stats.multitest import multipletests
 from kamlab import growth, synth
 from kamlab.data import Dataset
 from kamlab.features import account_features, feature_panel
+from kamlab.growth.backtest import _spearman_weighted
 
 CRITERIA = [f"score_{c}" for c in synth.ASSESSED_CRITERIA]
 DRIVERS = ["score_growth_potential", "score_willingness_to_partner", "score_strategic_fit"]
@@ -44,6 +45,11 @@ def planted_rule(features: pd.DataFrame) -> pd.Series:
 
 def size_rule(features: pd.DataFrame) -> pd.Series:
     return features["revenue_12m"]
+
+
+def two_years_back(cutoff: pd.Timestamp) -> list[pd.Timestamp]:
+    """Training cutoffs one horizon and one horizon plus half a year before ``cutoff``."""
+    return [cutoff - pd.Timedelta(days=365 + i * 182) for i in range(2)]
 
 
 @pytest.fixture(scope="module")
@@ -85,17 +91,19 @@ def linear_frame():
 # ---------------------------------------------------------------------------------- inference
 def test_ols_coef_is_the_closed_form_standardised_slope(linear_frame):
     d = linear_frame
-    effects = growth.criteria_effects(d, ["x"], "y")
+    result = growth.criteria_effects(d, ["x"], "y")
+    effects = result.table
     slope = np.cov(d["x"], d["y"])[0, 1] / d["x"].var()
     assert effects.loc["x", "coef"] == pytest.approx(slope * d["x"].std(), rel=1e-10)
     # HC3 errors, as statsmodels computes them on the standardised regressor.
     z = (d["x"] - d["x"].mean()) / d["x"].std()
     ref = sm.OLS(d["y"], sm.add_constant(z)).fit(cov_type="HC3")
-    assert effects.loc["x", "std_err"] == pytest.approx(ref.bse["x"], rel=1e-10)
+    assert effects.loc["x", "std_error"] == pytest.approx(ref.bse["x"], rel=1e-10)
     assert effects.loc["x", "p_value"] == pytest.approx(ref.pvalues["x"], rel=1e-8)
     assert effects.loc["x", "ci_low"] < effects.loc["x", "coef"] < effects.loc["x", "ci_high"]
-    assert effects.attrs["model"] == "ols" and effects.attrs["cov_type"] == "HC3"
+    assert result.model == "ols" and result.cov_type == "HC3" and result.view == "univariate"
     assert list(effects.columns[:8]) == list(growth.EFFECT_COLUMNS)
+    assert effects.attrs == {}
 
 
 def test_bh_q_values_match_statsmodels_and_the_hand_formula():
@@ -109,7 +117,7 @@ def test_bh_q_values_match_statsmodels_and_the_hand_formula():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame(rng.normal(size=(120, 6)), columns=list("abcdef"))
     frame["y"] = 0.3 * frame["a"] + 0.2 * frame["b"] + rng.normal(size=120)
-    effects = growth.criteria_effects(frame, list("abcdef"), "y")
+    effects = growth.criteria_effects(frame, list("abcdef"), "y").table
     np.testing.assert_allclose(
         effects["q_value"], multipletests(effects["p_value"], method="fdr_bh")[1]
     )
@@ -123,21 +131,22 @@ def test_joint_view_controls_and_clustering(linear_frame):
     joint = growth.criteria_effects(
         d, ["x", "other"], "y", controls=["industry"], size_control="revenue_12m", joint=True
     )
-    assert uni.attrs["controls"] == ["industry_b", "industry_c", "log_revenue_12m"]
-    assert joint.attrs["view"] == "joint" and "vif" in joint
-    assert joint["vif"].between(1, 1.2).all()
-    assert uni.loc["x", "coef"] == pytest.approx(joint.loc["x", "coef"], rel=0.05)
+    assert uni.controls == ("industry_b", "industry_c", "log_revenue_12m")
+    assert joint.view == "joint" and "vif" in joint.table
+    assert joint.table["vif"].between(1, 1.2).all()
+    assert uni.table.loc["x", "coef"] == pytest.approx(joint.table.loc["x", "coef"], rel=0.05)
     clustered = growth.criteria_effects(d, ["x"], "y", cluster="manager")
-    assert clustered.attrs["cov_type"] == "cluster"
-    assert clustered.loc["x", "coef"] == pytest.approx(uni.loc["x", "coef"], rel=0.05)
-    assert clustered.loc["x", "std_err"] != pytest.approx(
-        growth.criteria_effects(d, ["x"], "y").loc["x", "std_err"]
+    assert clustered.cov_type == "cluster" and clustered.cluster == "manager"
+    assert clustered.table.loc["x", "coef"] == pytest.approx(uni.table.loc["x", "coef"], rel=0.05)
+    assert clustered.table.loc["x", "std_error"] != pytest.approx(
+        growth.criteria_effects(d, ["x"], "y").table.loc["x", "std_error"]
     )
 
 
 def test_logit_for_binary_outcome(linear_frame):
-    effects = growth.criteria_effects(linear_frame, ["x", "other"], "grew")
-    assert effects.attrs["model"] == "logit" and effects.attrs["cov_type"] == "HC0"
+    result = growth.criteria_effects(linear_frame, ["x", "other"], "grew")
+    effects = result.table
+    assert result.model == "logit" and result.cov_type == "HC0"
     assert effects.loc["x", "coef"] > 0 and effects.loc["x", "q_value"] < 0.001
     ref = sm.Logit(
         linear_frame["grew"].astype(float),
@@ -155,21 +164,20 @@ def test_missing_values_are_dropped_and_counted(linear_frame):
     d.loc[d.index[3:10], "other"] = np.inf  # rows 3, 4 already lack y
     d.loc[d.index[10], "industry"] = None
     effects = growth.criteria_effects(d, ["x", "other"], "y", controls=["industry"])
-    report = effects.attrs["missing"]
-    assert report == {
-        "n_input": 200,
-        "dropped_outcome": 5,
-        "dropped_criteria": 5,
-        "dropped_controls": 1,
-        "dropped_cluster": 0,
-        "n_used": 189,
-    }
-    assert (effects["n"] == 189).all()
+    assert effects.sample == growth.SampleReport(
+        n_input=200,
+        dropped_outcome=5,
+        dropped_criteria=5,
+        dropped_controls=1,
+        dropped_cluster=0,
+        n_used=189,
+    )
+    assert (effects.table["n"] == 189).all()
 
 
 def test_constant_criterion_is_skipped_with_a_note_and_errors_are_clear(linear_frame):
     d = linear_frame.assign(flat=3.0)
-    effects = growth.criteria_effects(d, ["x", "flat"], "y")
+    effects = growth.criteria_effects(d, ["x", "flat"], "y").table
     assert np.isnan(effects.loc["flat", "coef"]) and np.isnan(effects.loc["flat", "q_value"])
     assert "constant" in effects.loc["flat", "note"] and effects.loc["x", "note"] == ""
     with pytest.raises(ValueError, match="every criterion is constant"):
@@ -189,6 +197,7 @@ def test_variance_inflation_warns_on_collinear_criteria(linear_frame):
     with pytest.warns(UserWarning, match="x, x_copy"):
         vif = growth.variance_inflation(d, ["x", "x_copy", "other"])
     assert vif.loc["x", "vif"] > 5 and vif.loc["other", "vif"] < 1.2
+    assert (vif["n"] == len(d)).all()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         growth.variance_inflation(d, ["x", "other"])
@@ -208,7 +217,7 @@ def test_planted_drivers_found_and_noise_rejected_over_seeds(synthetic_frames):
             controls=["industry", "region"],
             size_control="revenue_12m",
         )
-        hits = eff["q_value"] < 0.05
+        hits = eff.table["q_value"] < 0.05
         found.append(hits)
         fdp.append(hits[NOISE].sum() / max(1, hits.sum()))
         uni = growth.criteria_effects(
@@ -218,7 +227,7 @@ def test_planted_drivers_found_and_noise_rejected_over_seeds(synthetic_frames):
             controls=["industry", "region"],
             size_control="revenue_12m",
         )
-        found_uni.append(uni["q_value"] < 0.05)
+        found_uni.append(uni.table["q_value"] < 0.05)
     rate = pd.DataFrame(found).mean()
     rate_uni = pd.DataFrame(found_uni).mean()
     noise_share = rate[NOISE].mean()
@@ -236,6 +245,59 @@ def test_planted_drivers_found_and_noise_rejected_over_seeds(synthetic_frames):
     # Univariately, market_influence is truly associated (ρ = 0.4 with strategic_fit); the
     # noise criteria independent of every driver stay near nominal.
     assert rate_uni[independent_noise].mean() <= 0.10, msg
+
+
+def _effects(outcome, coef, q, view="univariate"):
+    table = pd.DataFrame(
+        {"coef": coef, "q_value": q}, index=pd.Index(list("abcdef"), name="criterion")
+    )
+    report = growth.SampleReport(10, 0, 0, 0, 0, 10)
+    return growth.Effects(table, outcome, "ols", view, "HC3", (), None, 0.05, report)
+
+
+def test_verdicts_reconcile_the_two_models_exactly():
+    lg = _effects(
+        "log_growth", [0.2, 0.2, 0.01, 0.3, 0.02, np.nan], [0.001, 0.01, 0.5, 0.02, 0.7, np.nan]
+    )
+    grew = _effects("grew", [0.5, 0.01, 0.4, -0.6, 0.1, 0.2], [1e-4, 0.3, 0.03, 0.01, 0.9, 0.6])
+    table = growth.verdicts(lg, grew)
+    assert table["verdict"].astype(str).to_dict() == {
+        "a": "credible on both",
+        "b": "credible on log growth only",
+        "c": "credible on grew only",
+        "d": "opposite directions",
+        "e": "not credible",
+        "f": "not estimated",
+    }
+    assert list(table.columns) == [
+        "coef_log_growth",
+        "q_log_growth",
+        "coef_grew",
+        "q_grew",
+        "verdict",
+    ]
+    text = growth.describe_verdicts(table)
+    assert text.startswith("Of the 6 criteria, a is credible on both log growth and grew")
+    assert "B is credible on log growth only" in text and "C is credible on grew only" in text
+    assert "opposite signs" in text and "Not estimated: f." in text
+    with pytest.raises(ValueError, match="same view"):
+        growth.verdicts(lg, _effects("grew", [0.1] * 6, [0.5] * 6, view="joint"))
+
+
+def test_verdicts_on_planted_truth(synthetic_frames):
+    """growth_potential drives log growth and so whether an account grows: credible on both;
+    the noise criteria are credible on neither in this seed."""
+    frame = synthetic_frames[0]
+    kw = dict(controls=["industry", "region"], size_control="revenue_12m")
+    table = growth.verdicts(
+        growth.criteria_effects(frame, CRITERIA, "log_growth", **kw),
+        growth.criteria_effects(frame, CRITERIA, "grew", **kw),
+    )
+    verdict = table["verdict"].astype(str)
+    assert verdict["score_growth_potential"] == "credible on both", table
+    assert table.index[0] in DRIVERS  # strongest verdict first
+    independent = [c for c in NOISE if c != "score_market_influence"]
+    assert (verdict[independent] == "not credible").all(), table
 
 
 # --------------------------------------------------------------------------------- prediction
@@ -257,50 +319,64 @@ FEATURES = CRITERIA + [
 
 
 def test_time_split_cv_respects_the_horizon(sample_panel):
-    cv = growth.time_split_cv(sample_panel, features=FEATURES, outcome="growth_dh", horizon=365)
+    result = growth.time_split_cv(sample_panel, feature_columns=FEATURES, outcome="growth_dh")
+    cv = result.table
     # cutoff_train + 365 <= cutoff_test: 2023-01-01 and 2023-07-01 have no such earlier cutoff
     # (2022-10-01 + 365 days = 2023-10-01), so the only fold tests 2024-01-01.
     assert cv["test_cutoff"].tolist() == ["2024-01-01", "2024-01-01"]
     assert cv["train_cutoffs"].iloc[0] == "2022-10-01..2023-01-01 (2)"
     assert set(cv["model"]) == {"ridge", "hgb"} and {"r2", "spearman"} <= set(cv.columns)
-    again = growth.time_split_cv(sample_panel, features=FEATURES, outcome="growth_dh")
-    pd.testing.assert_frame_equal(cv, again)
+    assert (result.outcome, result.horizon_days) == ("growth_dh", 365)
+    assert result.dropped_missing_outcome == int(
+        sample_panel.loc[["2022-10-01", "2023-01-01", "2024-01-01"], "growth_dh"].isna().sum()
+    )
+    again = growth.time_split_cv(sample_panel, feature_columns=FEATURES, outcome="growth_dh")
+    pd.testing.assert_frame_equal(cv, again.table)
     # A 180-day rule (as for a panel built with horizon 180) admits 2023-07-01 as a test cutoff.
     shorter = growth.time_split_cv(
-        sample_panel, features=FEATURES, outcome="growth_dh", horizon=180, models=("ridge",)
-    )
+        sample_panel,
+        feature_columns=FEATURES,
+        outcome="growth_dh",
+        horizon_days=180,
+        models=("ridge",),
+    ).table
     assert shorter["test_cutoff"].tolist() == ["2023-07-01", "2024-01-01"]
     assert shorter["train_cutoffs"].tolist() == [
         "2022-10-01..2023-01-01 (2)",
         "2022-10-01..2023-07-01 (3)",
     ]
     with pytest.raises(ValueError, match="at least 365 days"):
-        growth.time_split_cv(sample_panel, ["2023-07-01", "2024-01-01"], features=FEATURES)
+        growth.time_split_cv(sample_panel, ["2023-07-01", "2024-01-01"], feature_columns=FEATURES)
 
 
 def test_time_split_cv_classification_and_importance(sample_panel):
-    cv = growth.time_split_cv(sample_panel, features=FEATURES, outcome="grew", models=("ridge",))
+    cv = growth.time_split_cv(
+        sample_panel, feature_columns=FEATURES, outcome="grew", models=("ridge",)
+    ).table
     assert cv["auc"].between(0.5, 1).all()
-    imp = growth.permutation_importance_table(
-        sample_panel, features=FEATURES, outcome="growth_dh", n_repeats=5
+    result = growth.permutation_importance_table(
+        sample_panel, feature_columns=FEATURES, outcome="growth_dh", n_repeats=5
     )
-    assert imp.attrs["train_cutoffs"] == ["2022-10-01", "2023-01-01"]
+    imp = result.table
+    assert result.train_cutoffs == ("2022-10-01", "2023-01-01")
+    assert (result.test_cutoff, result.scoring, result.model) == ("2024-01-01", "r2", "ridge")
     assert set(imp.index) == set(FEATURES)
     # revenue_growth_12m has no value before 2023-01-01 (the data start in 2022): unused, last.
     assert imp.index[-1] == "revenue_growth_12m" and imp.iloc[-1].isna().all()
     used = imp.iloc[:-1]
     assert ((used["ci_low"] <= used["importance"]) & (used["importance"] <= used["ci_high"])).all()
     again = growth.permutation_importance_table(
-        sample_panel, features=FEATURES, outcome="growth_dh", n_repeats=5
+        sample_panel, feature_columns=FEATURES, outcome="growth_dh", n_repeats=5
     )
-    pd.testing.assert_frame_equal(imp, again)
+    pd.testing.assert_frame_equal(imp, again.table)
 
 
 def test_learned_scorer_uses_only_data_before_the_cutoff(sample_dataset):
     cutoff = pd.Timestamp("2024-01-01")
     feats = account_features(sample_dataset, cutoff, 365)
-    scorer = growth.LearnedScorer(sample_dataset, FEATURES)
-    assert all(c + pd.Timedelta(days=365) <= cutoff for c in scorer.training_cutoffs(cutoff))
+    scorer = growth.LearnedScorer(FEATURES, two_years_back)
+    train = scorer.training_dates(cutoff, sample_dataset.start)
+    assert [d.date().isoformat() for d in train] == ["2022-07-03", "2023-01-01"]
     ds = sample_dataset
     cut = Dataset(
         accounts=ds.accounts.assign(
@@ -310,21 +386,65 @@ def test_learned_scorer_uses_only_data_before_the_cutoff(sample_dataset):
         assessments=ds.assessments[ds.assessments["assessed_on"] < cutoff],
         interactions=ds.interactions[ds.interactions["date"] < cutoff],
     )
-    blind = growth.LearnedScorer(cut, FEATURES)
-    pd.testing.assert_series_equal(scorer(feats), blind(feats))
+    scores = scorer.score(feats, cutoff, dataset=sample_dataset)
+    pd.testing.assert_series_equal(scores, scorer.score(feats, cutoff, dataset=cut))
+    # A precomputed panel gives the same scores; a panel without the training dates is refused.
+    panel = feature_panel(sample_dataset, train, 365)
+    pd.testing.assert_series_equal(scores, scorer.score(feats, cutoff, panel=panel))
+    with pytest.raises(ValueError, match="cutoffs not in the panel"):
+        scorer.score(feats, cutoff, panel=panel.loc[["2023-01-01"]])
     with pytest.raises(growth.InsufficientHistory):
-        scorer(account_features(sample_dataset, "2022-07-01", 365))
+        scorer.score(account_features(sample_dataset, "2022-07-01", 365), "2022-07-01",
+                     dataset=sample_dataset)  # fmt: skip
+    leaky = growth.LearnedScorer(FEATURES, lambda c: [c - pd.Timedelta(days=100)])
+    with pytest.raises(ValueError, match="end after the cutoff 2024-01-01"):
+        leaky.score(feats, cutoff, dataset=sample_dataset)
+
+
+def test_expected_gain_turns_growth_into_revenue():
+    growth_dh = pd.Series({"a": 0.5, "b": -2.0, "c": 1.999, "d": 0.4, "e": np.nan})
+    base = pd.Series({"a": 1200.0, "b": 500.0, "c": 10.0, "d": 0.0, "e": 100.0})
+    gain = growth.expected_gain(growth_dh, base)
+    # F = B (2 + g) / (2 − g): a → 2000 (gain 800), b → 0 (gain −500), c clipped at 1.98.
+    assert gain["a"] == pytest.approx(800.0, abs=1e-9)
+    assert gain["b"] == pytest.approx(-500.0, abs=1e-9)
+    assert gain["c"] == pytest.approx(10 * 2 * 1.98 / 0.02, rel=1e-12)
+    assert gain[["d", "e"]].isna().all()  # no base revenue to grow from; no prediction
+    logs = growth.expected_gain(pd.Series([np.log(1.5)]), pd.Series([200.0]), outcome="log_growth")
+    assert logs.iloc[0] == pytest.approx(100.0, rel=1e-12)
+    with pytest.raises(ValueError, match="outcome must be"):
+        growth.expected_gain(growth_dh, base, outcome="grew")
 
 
 # ---------------------------------------------------------------------------------- back-test
+def test_weighted_spearman_equals_spearman_of_the_resampled_data():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(4)
+    score = rng.integers(0, 6, 40).astype(float)  # many ties
+    y = np.round(rng.normal(size=40), 1)
+    W = np.vstack([np.ones(40, dtype=np.int64), rng.multinomial(40, np.ones(40) / 40, 30)])
+    W[5, :] = 0
+    W[5, 3] = 40  # one account drawn 40 times: no variation, NaN
+    got = _spearman_weighted(score, y, W)
+    for b in range(W.shape[0]):
+        s, v = np.repeat(score, W[b]), np.repeat(y, W[b])
+        if np.ptp(s) > 0 and np.ptp(v) > 0:
+            assert got[b] == pytest.approx(spearmanr(s, v).statistic, abs=1e-12), b
+        else:
+            assert np.isnan(got[b]), b
+    assert np.isnan(got[5])
+
+
 def test_planted_rule_beats_size_only_in_backtest(synthetic_dataset):
-    table = growth.backtest(
+    result = growth.backtest(
         synthetic_dataset,
         {"size_only": size_rule, "planted_drivers": planted_rule},
         ["2023-01-01", "2023-07-01", "2024-01-01"],
         n_boot=300,
         min_tenure_days=365,
     )
+    table = result.table
     pooled = table[(table["rule_set"] == "planted_drivers") & (table["cutoff"] == "pooled")]
     pooled = pooled.set_index("metric")
     msg = pooled.round(3).to_string()
@@ -338,22 +458,24 @@ def test_planted_rule_beats_size_only_in_backtest(synthetic_dataset):
         & (table["cutoff"] != "pooled")
     ]
     assert (per_cutoff["estimate"] > 0).all(), msg
+    text = growth.describe_backtest(result)
+    assert text.startswith("planted_drivers beats size_only on precision at k (pooled over")
 
 
 def test_backtest_table_shape_determinism_and_guards(sample_dataset):
     rules = {
         "size_only": size_rule,
         "planted": planted_rule,
-        "learned": growth.LearnedScorer(sample_dataset, FEATURES),
+        "learned": growth.LearnedScorer(FEATURES, two_years_back),
     }
     cutoffs = ["2023-01-01", "2024-01-01"]
     a = growth.backtest(sample_dataset, rules, cutoffs, n_boot=50, random_state=1)
     b = growth.backtest(sample_dataset, rules, cutoffs, n_boot=50, random_state=1)
-    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a.table, b.table)
     c = growth.backtest(sample_dataset, rules, cutoffs, n_boot=50, random_state=2)
-    assert not np.allclose(a["ci_low"].fillna(0), c["ci_low"].fillna(0))
-    np.testing.assert_allclose(a["estimate"], c["estimate"])  # estimates do not resample
-    assert list(a.columns) == [
+    assert not np.allclose(a.table["ci_low"].fillna(0), c.table["ci_low"].fillna(0))
+    np.testing.assert_allclose(a.table["estimate"], c.table["estimate"])  # no resampling
+    assert list(a.table.columns) == [
         "rule_set",
         "cutoff",
         "metric",
@@ -363,50 +485,134 @@ def test_backtest_table_shape_determinism_and_guards(sample_dataset):
         "n_accounts",
         "n_selected",
     ]
-    assert set(a["metric"]) == set(growth.BACKTEST_METRICS) | {
+    assert set(a.table["metric"]) == set(growth.BACKTEST_METRICS) | {
         "delta_precision_at_k",
         "delta_lift",
         "delta_mean_growth_dh_selected",
         "delta_spearman_growth_dh",
     }
-    assert a.attrs["skipped"][0]["rule_set"] == "learned"  # no history before 2023-01-01
-    assert set(a.loc[a["rule_set"] == "learned", "cutoff"]) == {"2024-01-01"}
-    sizes = a[(a["metric"] == "precision_at_k") & (a["cutoff"] != "pooled")]
+    assert a.skipped[["rule_set", "cutoff"]].values.tolist() == [["learned", "2023-01-01"]]
+    assert set(a.table.loc[a.table["rule_set"] == "learned", "cutoff"]) == {"2024-01-01"}
+    assert (a.cutoffs, a.baseline, a.k, a.horizon_days) == (
+        ("2023-01-01", "2024-01-01"),
+        "size_only",
+        0.15,
+        365,
+    )
+    sizes = a.table[(a.table["metric"] == "precision_at_k") & (a.table["cutoff"] != "pooled")]
     assert (sizes["n_selected"] == (0.15 * sizes["n_accounts"]).round()).all()
     # Size-only at one cutoff: precision@k is the share of the top revenue accounts that grew.
     feats = account_features(sample_dataset, "2024-01-01", 365)
     top = feats.sort_values("revenue_12m", ascending=False).head(int(round(0.15 * len(feats))))
-    est = a.set_index(["rule_set", "cutoff", "metric"]).loc[
+    est = a.table.set_index(["rule_set", "cutoff", "metric"]).loc[
         ("size_only", "2024-01-01", "precision_at_k"), "estimate"
     ]
     assert est == pytest.approx(top["grew"].mean())
+    summary = a.summary(["precision_at_k", "lift"])
+    assert summary.index.tolist() == ["size_only", "planted", "learned"]
+    # learned scored at one cutoff only: no pooled value to put beside the others.
+    assert np.isnan(summary.loc["learned", "precision_at_k"])
+    at_2024 = a.summary(["precision_at_k"], cutoff="2024-01-01")["precision_at_k"]
+    assert at_2024["size_only"] == pytest.approx(top["grew"].mean())
+    rules_only = a.without("learned")
+    assert (
+        set(rules_only.table["rule_set"]) == {"size_only", "planted"} and rules_only.skipped.empty
+    )
     counted = growth.backtest(
         sample_dataset, {"size_only": size_rule}, ["2024-01-01"], k=10, n_boot=20
     )
-    assert (counted["n_selected"] == 10).all()
+    assert (counted.table["n_selected"] == 10).all()
     with pytest.raises(ValueError, match="runs past the data's end"):
         growth.backtest(sample_dataset, rules, ["2024-06-01"], n_boot=10)
 
 
-def test_summary_and_plots(sample_dataset, synthetic_frames):
-    effects = growth.criteria_effects(synthetic_frames[0], CRITERIA, joint=True)
-    table = growth.backtest(
+def test_backtest_builds_one_panel_or_takes_one(sample_dataset, monkeypatch):
+    import kamlab.features as features_module
+
+    rules = {"size_only": size_rule, "learned": growth.LearnedScorer(FEATURES, two_years_back)}
+    cutoffs = ["2023-07-01", "2024-01-01"]
+    calls = {"panel": [], "features": 0}
+    real_panel, real_features = features_module.feature_panel, features_module.account_features
+
+    def panel_spy(dataset, dates, *args, **kwargs):
+        calls["panel"].append([pd.Timestamp(d).date().isoformat() for d in dates])
+        return real_panel(dataset, dates, *args, **kwargs)
+
+    def features_spy(*args, **kwargs):
+        calls["features"] += 1
+        return real_features(*args, **kwargs)
+
+    monkeypatch.setattr(features_module, "feature_panel", panel_spy)
+    built = growth.backtest(sample_dataset, rules, cutoffs, n_boot=20)
+    # One panel for the two evaluation cutoffs and every training cutoff after the data start.
+    dates = ["2022-07-01", "2022-07-03", "2023-01-01", "2023-07-01", "2024-01-01"]
+    assert calls["panel"] == [dates]  # 2022-01-01 (training for 2023-07-01) has no history
+    monkeypatch.setattr(features_module, "feature_panel", real_panel)
+    panel = feature_panel(sample_dataset, dates, 365)
+    monkeypatch.setattr(features_module, "account_features", features_spy)
+    given = growth.backtest(sample_dataset, rules, cutoffs, n_boot=20, panel=panel)
+    assert calls["features"] == 0  # nothing recomputed
+    pd.testing.assert_frame_equal(built.table, given.table)
+    with pytest.raises(ValueError, match="cutoffs not in the panel"):
+        growth.backtest(sample_dataset, rules, cutoffs, n_boot=5, panel=panel.loc[["2024-01-01"]])
+
+
+def test_describe_and_plots(sample_dataset, synthetic_frames):
+    frame = synthetic_frames[0]
+    effects = growth.criteria_effects(frame, CRITERIA, joint=True)
+    grew = growth.criteria_effects(frame, CRITERIA, "grew", joint=True)
+    result = growth.backtest(
         sample_dataset,
         {"size_only": size_rule, "planted": planted_rule},
         ["2023-01-01", "2024-01-01"],
         n_boot=100,
     )
-    text = growth.summarise(effects, table)
-    assert "growth potential" in text and "size_only" in text and "planted" in text
-    assert "95 % CI" in text and "Across 2 cutoffs" in text
-    delta = table.query(
+    text = growth.describe_growth(growth.verdicts(effects, grew), result)
+    assert "growth potential is credible on both log growth and grew" in text
+    assert "size_only" in text and "planted" in text and "95 % CI" in text
+    assert "Across 2 cutoffs" in text and "best" not in text
+    delta = result.table.query(
         "rule_set == 'planted' and cutoff == 'pooled' and metric == 'delta_precision_at_k'"
     ).iloc[0]
-    assert f"{delta['estimate']:+.2f}" in text
-    for ax in (growth.plot_effects(effects), growth.plot_backtest(table, "precision_at_k")):
-        assert isinstance(ax, plt.Axes)
-    imp = pd.DataFrame(
-        {"importance": [0.2, 0.1], "ci_low": [0.1, 0.0], "ci_high": [0.3, 0.2]}, index=["a", "b"]
+    from kamlab import fmt
+
+    assert fmt.signed(delta["estimate"], 3) in text
+    ax = growth.plot_effects(effects)
+    assert ax.get_title() == "Effect on log growth (joint view)" and ax.get_ylabel() == "criterion"
+    ax = growth.plot_backtest(result, "precision_at_k")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["size_only", "planted"]
+    assert ax.get_xlabel() == "cutoff (date)" and ax.get_ylabel() and ax.get_title()
+    imp = growth.Importance(
+        pd.DataFrame(
+            {"importance": [0.2, 0.1], "ci_low": [0.1, 0.0], "ci_high": [0.3, 0.2]},
+            index=["a", "b"],
+        ),
+        "2024-01-01",
+        ("2023-01-01",),
+        "r2",
+        "ridge",
+        0.3,
+        100,
     )
-    assert isinstance(growth.plot_importance(imp), plt.Axes)
+    ax = growth.plot_importance(imp)
+    assert len(ax.patches) == 2 and ax.get_title() == "Permutation importance on 2024-01-01 (ridge)"
     plt.close("all")
+
+
+def test_describe_backtest_says_no_scorer_is_better_when_the_interval_includes_zero():
+    rows = [
+        ("size_only", "pooled", "precision_at_k", 0.30, 0.25, 0.35),
+        ("types", "pooled", "precision_at_k", 0.32, 0.26, 0.38),
+        ("types", "pooled", "delta_precision_at_k", 0.02, -0.03, 0.07),
+    ]
+    table = pd.DataFrame(
+        rows, columns=["rule_set", "cutoff", "metric", "estimate", "ci_low", "ci_high"]
+    )
+    result = growth.Backtest(table, 365, 0.15, 0.1, 500, "size_only", 0.05, 0, ("a", "b"),
+                             pd.DataFrame(columns=["rule_set", "cutoff", "reason"]))  # fmt: skip
+    text = growth.describe_backtest(result)
+    assert text == (
+        "No scorer is credibly better than size_only on precision at k (pooled over cutoffs): "
+        "the highest estimate, types, has 0.32 (95 % CI 0.26 to 0.38) against 0.3, a difference "
+        "of +0.02 (95 % CI -0.03 to +0.07), an interval that includes zero."
+    )

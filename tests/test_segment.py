@@ -75,8 +75,8 @@ def test_preprocessor_yeo_johnson_and_pca(planted_data):
     assert Z.shape == (len(frame), 2)
     with pytest.raises(ValueError, match="log_money"):
         sg.make_preprocessor(log_money="sqrt")
-    with pytest.raises(KeyError, match="nope"):
-        sg.make_preprocessor(features=["nope"]).fit(frame)
+    with pytest.raises(ValueError, match="feature columns not in the frame: nope"):
+        sg.make_preprocessor(feature_columns=["nope"]).fit(frame)
 
 
 def test_signed_log1p_keeps_sign():
@@ -88,8 +88,8 @@ def test_signed_log1p_keeps_sign():
 
 def test_planted_clusters_recovered_by_chosen_solution(planted_data):
     frame, truth = planted_data
-    table = sg.choose_k(frame, range(2, 8))
-    stab = sg.stability(frame, range(2, 8), n_boot=20, warn=False)
+    table = sg.choose_k(sg.Segmenter(), frame, range(2, 8))
+    stab = sg.stability(sg.Segmenter(), frame, range(2, 8), n_boot=20, warn=False)
     k, reason = sg.recommend_k(table, stab)
     assert k == 4, reason
     assert reason.startswith("k = 4 has the highest silhouette")
@@ -102,7 +102,7 @@ def test_planted_clusters_recovered_by_chosen_solution(planted_data):
 
 def test_gmm_bic_picks_planted_k(planted_data):
     frame, _ = planted_data
-    table = sg.choose_k(frame, range(2, 7), algorithm="gmm", covariance_type="diag")
+    table = sg.choose_k(sg.Segmenter("gmm", covariance_type="diag"), frame, range(2, 7))
     assert table["bic"].notna().all()
     k, reason = sg.recommend_k(table)
     assert k == 4 and "BIC" not in reason and "bic" in reason
@@ -128,11 +128,10 @@ def test_same_seed_same_labels_and_tables(planted_data):
         a = sg.Segmenter(algorithm, n_clusters=3, random_state=7).fit(frame).labels_
         b = sg.Segmenter(algorithm, n_clusters=3, random_state=7).fit(frame).labels_
         pd.testing.assert_series_equal(a, b)
-    pd.testing.assert_frame_equal(
-        sg.choose_k(frame, [2, 3], "gmm", 3), sg.choose_k(frame, [2, 3], "gmm", 3)
-    )
-    s1 = sg.stability(frame, [2, 3], n_boot=5, random_state=3, warn=False)
-    s2 = sg.stability(frame, [2, 3], n_boot=5, random_state=3, warn=False)
+    gmm = sg.Segmenter("gmm", random_state=3)
+    pd.testing.assert_frame_equal(sg.choose_k(gmm, frame, [2, 3]), sg.choose_k(gmm, frame, [2, 3]))
+    s1 = sg.stability(sg.Segmenter(random_state=3), frame, [2, 3], n_boot=5, random_state=3)
+    s2 = sg.stability(sg.Segmenter(random_state=3), frame, [2, 3], n_boot=5, random_state=3)
     pd.testing.assert_frame_equal(s1, s2)
     labels = sg.Segmenter(n_clusters=4).fit(frame).labels_
     o1 = sg.outcome_separation(labels, frame["revenue_growth_12m"], n_boot=200, random_state=5)
@@ -144,7 +143,7 @@ def test_noise_is_flagged_unstable():
     rng = np.random.default_rng(1)
     noise = pd.DataFrame(rng.normal(size=(300, 5)), columns=[f"x{i}" for i in range(5)])
     with pytest.warns(sg.UnstableSegmentsWarning, match="unstable segments"):
-        table = sg.stability(noise, [3, 4, 5], n_boot=20)
+        table = sg.stability(sg.Segmenter(), noise, [3, 4, 5], n_boot=20)
     assert not table["stable"].any()
     assert (table["mean_ari"] < sg.STABILITY_THRESHOLD).all()
     assert list(table.columns) == ["k", "mean_ari", "sd_ari", "q05", "q95", "n_boot", "stable"]
@@ -155,8 +154,27 @@ def test_stable_planted_data_does_not_warn(planted_data):
     frame, _ = planted_data
     with warnings.catch_warnings():
         warnings.simplefilter("error", sg.UnstableSegmentsWarning)
-        table = sg.stability(frame, [4], n_boot=10)
+        table = sg.stability(sg.Segmenter(), frame, [4], n_boot=10)
     assert table["stable"].all()
+
+
+def test_choose_k_and_stability_use_the_segmenters_settings(planted_data):
+    """The segmenter carries the features, transform and algorithm: the same answer as
+    clustering a frame that holds only those features."""
+    frame, _ = planted_data
+    cols = ["revenue_12m", "nps"]
+    narrow = sg.Segmenter(feature_columns=cols, random_state=2)
+    pd.testing.assert_frame_equal(
+        sg.choose_k(narrow, frame, [2, 3]),
+        sg.choose_k(sg.Segmenter(random_state=2), frame[cols], [2, 3]),
+    )
+    pd.testing.assert_frame_equal(
+        sg.stability(narrow, frame, [2, 3], n_boot=4, warn=False),
+        sg.stability(sg.Segmenter(random_state=2), frame[cols], [2, 3], n_boot=4, warn=False),
+    )
+    assert sg.Segmenter("ward").make_model(3).n_clusters == 3
+    with pytest.raises(ValueError, match="algorithm must be one of"):
+        sg.choose_k(sg.Segmenter("dbscan"), frame, [2])
 
 
 def test_unknown_algorithm():
@@ -169,14 +187,18 @@ def test_unknown_algorithm():
 
 def test_profile_and_names(planted_data):
     frame, truth = planted_data
-    prof = sg.profile_segments(frame, truth)
+    profile = sg.profile_segments(frame, truth)
+    prof = profile.table
+    assert prof.attrs == {}
     assert prof["n_accounts"].tolist() == [60, 60, 60, 60]
     np.testing.assert_allclose(prof["share_accounts"], 0.25)
     np.testing.assert_allclose(prof["revenue_share"].sum(), 1)
     assert prof.loc[0, "industry_mode"] == "retail" and prof.loc[1, "industry_mode"] == "health"
     np.testing.assert_allclose(prof["industry_mode_share"], 1.0)
     assert prof.loc[2, "nps"] == pytest.approx(frame.loc[truth == 2, "nps"].mean())
-    names = sg.name_segments(prof)
+    z = profile.standardised
+    assert z.loc[0, "revenue_12m"] > 1 and z.loc[3, "revenue_12m"] < -1
+    names = sg.name_segments(profile)
     assert names[0].startswith("large, growing")
     assert "high-fit" in names[0] and "small" in names[3] and "dissatisfied" in names[2]
     assert names.is_unique
@@ -245,16 +267,24 @@ def test_outcome_separation_intervals_and_ranking(planted_data):
     assert churn_sep.groups["mean"].tolist() == [0.0, 1.0, 0.0, 1.0]
 
 
-def test_size_tiers_and_quadrant_types(planted_data):
-    frame, _ = planted_data
-    tiers = sg.size_tiers(frame, strategic=0.05, key=0.20)
-    assert tiers.value_counts().to_dict() == {"regular": 192, "key": 36, "strategic": 12}
-    assert tiers.cat.ordered and list(tiers.cat.categories) == ["regular", "key", "strategic"]
-    top = frame["revenue_12m"].nlargest(12).index
-    assert (tiers[top] == "strategic").all()
-    frame = frame.assign(revenue_share=frame["revenue_12m"] / frame["revenue_12m"].sum())
-    types = sg.quadrant_types(frame)
-    assert set(types.unique()) == {"strategic", "high-growth", "stable", "tactical"}
+def test_describe_separation_never_calls_chance_best():
+    ranking = pd.DataFrame(
+        {
+            "outcome": ["growth_dh", "growth_dh", "churned", "churned"],
+            "partition": ["segments", "types", "types", "tiers"],
+            "epsilon2": [0.081, 0.003, 0.0106, 0.0021],
+            "p_value": [0.00012, 0.61, 0.49, 0.83],
+            "rank": [1, 2, 1, 2],
+        }
+    )
+    text = sg.describe_separation(ranking)
+    assert text.splitlines() == [
+        "- growth_dh: segments separates it (ε² 0.081, p < 0.001); not better than chance: "
+        "types ε² 0.003, p = 0.61.",
+        "- churned: no partition separates it better than chance (types ε² 0.011, p = 0.49; "
+        "tiers ε² 0.0021, p = 0.83).",
+    ]
+    assert "best" not in text
 
 
 # ---------------------------------------------------------------------------- plots
@@ -263,18 +293,33 @@ def test_size_tiers_and_quadrant_types(planted_data):
 def test_plots_return_axes(planted_data):
     frame, truth = planted_data
     seg = sg.Segmenter(n_clusters=4).fit(frame)
-    table = sg.choose_k(frame, [2, 3, 4], algorithm="gmm")
-    stab = sg.stability(frame, [2, 3, 4], n_boot=3, warn=False)
+    table = sg.choose_k(sg.Segmenter("gmm"), frame, [2, 3, 4])
+    stab = sg.stability(sg.Segmenter(), frame, [2, 3, 4], n_boot=3, warn=False)
     axes = sg.plot_k_selection(table, stability_table=stab)
     assert len(axes) == 5
+    for ax in axes:
+        assert ax.get_title() and ax.get_xlabel() == "number of segments k" and ax.get_ylabel()
+        assert ax.get_legend() is not None
+    assert [t.get_text() for t in axes[-1].get_legend().get_texts()] == [
+        "5–95 % of replicates",
+        "mean ARI",
+        "stable from here",
+    ]
     emb = sg.embed_2d(seg.transform(frame))
-    assert list(emb.columns) == ["pc1", "pc2"] and emb.index.equals(frame.index)
+    assert list(emb.table.columns) == ["pc1", "pc2"] and emb.table.index.equals(frame.index)
+    assert 0 < sum(emb.explained_variance_ratio) <= 1
     ax = sg.plot_embedding(emb, seg.labels_)
-    assert len(ax.collections) == 4
+    assert len(ax.collections) == 4 and len(ax.get_legend().get_texts()) == 4
+    assert ax.get_title() == "accounts by segment"
     ax = sg.plot_crosstab(sg.compare_partitions(seg.labels_, truth).crosstab)
-    assert ax.get_xlabel() == "truth"
-    ax = sg.plot_outcome_by_group(sg.outcome_separation(seg.labels_, frame["nps"], n_boot=50))
-    assert len(ax.get_yticklabels()) == 4
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("truth", "segment") and ax.get_title()
+    sep = sg.outcome_separation(seg.labels_, frame["nps"], n_boot=50)
+    ax = sg.plot_outcome_by_group(sep, overall=frame["nps"].mean())
+    assert len(ax.get_yticklabels()) == 4 and ax.get_xlabel() == "mean nps (95 % CI)"
+    assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == [
+        "all accounts",
+        "group mean (95 % CI)",
+    ]
     plt.close("all")
 
 
@@ -286,20 +331,32 @@ def test_uci_wholesale_channel_agreement():
     customers = pd.read_csv(reference_path("uci-wholesale-customers", "customers.csv"))
     assert customers.shape == (440, 8)
     channel = customers["Channel"].map({1: "Horeca", 2: "Retail"}).rename("channel")
-    kwargs = dict(features=SPEND, money_columns=SPEND)  # six spend columns, log-transformed
-    table = sg.choose_k(customers, range(2, 6), **kwargs)
+    kwargs = dict(feature_columns=SPEND, money_columns=SPEND)  # six spend columns, log-transformed
+    segmenter = sg.Segmenter("kmeans", n_clusters=2, random_state=0, **kwargs)
+    table = sg.choose_k(segmenter, customers, range(2, 6))
     k, _ = sg.recommend_k(table)
     assert k == 2
-    seg = sg.Segmenter("kmeans", n_clusters=2, random_state=0, **kwargs).fit(customers)
+    seg = segmenter.fit(customers)
     comp = sg.compare_partitions(seg.labels_, channel)
-    # Observed under seed 0 (checked on repeated runs); the exact values guard determinism.
-    assert comp.ari == pytest.approx(0.5135430824813362, abs=1e-9)
-    assert comp.ami == pytest.approx(0.444458524643402, abs=1e-9)
+    # The ARI is exact given the labels; here it is recomputed from the crosstab by hand.
+    counts = comp.crosstab.to_numpy()
+    pairs = (counts * (counts - 1) / 2).sum()
+    rows, cols = (
+        (counts.sum(1) * (counts.sum(1) - 1) / 2).sum(),
+        (counts.sum(0) * (counts.sum(0) - 1) / 2).sum(),
+    )
+    expected = rows * cols / (440 * 439 / 2)
+    assert comp.ari == pytest.approx((pairs - expected) / ((rows + cols) / 2 - expected), abs=1e-12)
+    # Across machines KMeans may move an account on the boundary between the two clusters;
+    # one account moves the ARI by about 0.003, so the value observed here (0.5135 under seed
+    # 0) is held to ±0.01, a couple of accounts, not to the last bits of one machine.
+    assert comp.ari == pytest.approx(0.5135, abs=0.01)
+    assert comp.ami == pytest.approx(0.4445, abs=0.01)
     # Plausibility: spend alone recovers the channel well above chance but not perfectly.
     assert 0.3 < comp.ari < 0.8 and 0.3 < comp.ami < 0.8
     # the retail segment is the one with the larger grocery and detergents spend
     retail_seg = comp.crosstab["Retail"].idxmax()
     spend = customers.groupby(seg.labels_.to_numpy())[["Grocery", "Detergents_Paper"]].median()
     assert (spend.loc[retail_seg] > spend.loc[1 - retail_seg]).all()
-    stab = sg.stability(customers, [2], n_boot=10, warn=False, **kwargs)
+    stab = sg.stability(segmenter, customers, [2], n_boot=10, warn=False)
     assert stab.loc[0, "mean_ari"] > sg.STABILITY_THRESHOLD

@@ -1,0 +1,75 @@
+"""Which criteria predict account growth: inference, prediction and back-tests of rule sets.
+
+Three views of one question, all measured with features before a cutoff and outcomes after it:
+
+==========================  =================================================================
+:mod:`.inference`           ``criteria_effects`` (OLS HC3 / Logit, BH q-values) → ``Effects``,
+                            ``variance_inflation``, ``verdicts`` (one verdict per criterion)
+:mod:`.prediction`          ``time_split_cv``, ``permutation_importance_table``,
+                            ``LearnedScorer``, ``expected_gain``
+:mod:`.backtest`            ``backtest`` → ``Backtest`` (top-k of each rule on past cutoffs)
+:mod:`.describe`            ``describe_verdicts``, ``describe_backtest``, ``describe_growth``
+:mod:`.plots`               ``plot_effects``, ``plot_importance``, ``plot_backtest``
+==========================  =================================================================
+"""
+
+from kamlab.growth.backtest import BACKTEST_METRICS, KEY_METRICS, Backtest, backtest
+from kamlab.growth.describe import describe_backtest, describe_growth, describe_verdicts
+from kamlab.growth.inference import (
+    DERIVED_CRITERIA,
+    EFFECT_COLUMNS,
+    VERDICTS,
+    Effects,
+    SampleReport,
+    criteria_columns,
+    criteria_effects,
+    usable_controls,
+    variance_inflation,
+    verdicts,
+)
+from kamlab.growth.plots import plot_backtest, plot_effects, plot_importance
+from kamlab.growth.prediction import (
+    CrossValidation,
+    Importance,
+    InsufficientHistory,
+    LearnedScorer,
+    cutoff_grid,
+    expected_gain,
+    has_time_folds,
+    make_model,
+    permutation_importance_table,
+    time_split_cv,
+)
+
+__all__ = [
+    "BACKTEST_METRICS",
+    "DERIVED_CRITERIA",
+    "EFFECT_COLUMNS",
+    "KEY_METRICS",
+    "VERDICTS",
+    "Backtest",
+    "CrossValidation",
+    "Effects",
+    "Importance",
+    "InsufficientHistory",
+    "LearnedScorer",
+    "SampleReport",
+    "backtest",
+    "criteria_columns",
+    "criteria_effects",
+    "cutoff_grid",
+    "describe_backtest",
+    "describe_growth",
+    "describe_verdicts",
+    "expected_gain",
+    "has_time_folds",
+    "make_model",
+    "permutation_importance_table",
+    "plot_backtest",
+    "plot_effects",
+    "plot_importance",
+    "time_split_cv",
+    "usable_controls",
+    "variance_inflation",
+    "verdicts",
+]

@@ -1,0 +1,309 @@
+"""How the key-account list moves between reviews: dates, migrations, changes, streaks.
+
+Every function takes the review dates (or tables already measured at them) as arguments; none
+picks a date itself (:func:`review_dates` is the one helper that derives dates, and it moves to
+:mod:`kamlab.timeline`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from kamlab.tiers import DESIGNATED, TIER_DTYPE, TIERS, as_tiers, check_designated
+
+__all__ = [
+    "CHANGES",
+    "Streaks",
+    "review_changes",
+    "review_dates",
+    "tier_history",
+    "tier_migration",
+    "tier_streaks",
+]
+
+#: Kinds of change between two reviews, in display order.
+CHANGES = ("promoted", "demoted", "new", "lost", "unchanged")
+_DAY = pd.Timedelta(days=1)
+
+
+def review_dates(
+    cutoff, previous_cutoff, start, end=None, *, min_history_days: int = 365, max_reviews: int = 6
+) -> list[pd.Timestamp]:
+    """The review dates: this one, the previous one and earlier ones at the same spacing.
+
+    Parameters
+    ----------
+    cutoff, previous_cutoff : date-like
+        This review and the last one; ``previous_cutoff`` must be strictly earlier.
+    start, end : date-like
+        First and last date of the data (``end`` optional): both reviews must lie after
+        ``start`` and no later than the day after ``end``.
+    min_history_days : int
+        Earlier reviews (before ``previous_cutoff``) are added only when at least this many
+        days of data precede them, so their 12-month features are complete.
+    max_reviews : int
+        At most this many dates in all (at least 2).
+
+    Returns
+    -------
+    list of pandas.Timestamp
+        Oldest first; the last two are ``previous_cutoff`` and ``cutoff``. Earlier dates step
+        back by the same number of calendar months when the two reviews fall on the same day
+        of the month, else by the same number of days.
+
+    Raises
+    ------
+    ValueError
+        ``previous_cutoff`` not before ``cutoff``, or a review outside the data.
+
+    Examples
+    --------
+    >>> [d.date().isoformat() for d in review_dates("2024-07-01", "2024-01-01", "2022-01-01")]
+    ['2023-01-01', '2023-07-01', '2024-01-01', '2024-07-01']
+    """
+    now, before = pd.Timestamp(cutoff).normalize(), pd.Timestamp(previous_cutoff).normalize()
+    start = pd.Timestamp(start).normalize()
+    if before >= now:
+        raise ValueError(
+            f"previous_cutoff {before.date()} must be before cutoff {now.date()}: "
+            f"the previous review compares the list with an earlier date (pass "
+            f"e.g. previous_cutoff={(now - pd.DateOffset(months=6)).date()})"
+        )
+    if before <= start:
+        raise ValueError(
+            f"previous_cutoff {before.date()} must be after the data's first date {start.date()}"
+        )
+    if end is not None and now > pd.Timestamp(end).normalize() + _DAY:
+        raise ValueError(f"cutoff {now.date()} is after the data's end {pd.Timestamp(end).date()}")
+    if max_reviews < 2:
+        raise ValueError(f"max_reviews must be at least 2, got {max_reviews}")
+    months = (now.year - before.year) * 12 + now.month - before.month
+    whole_months = now.day == before.day and months > 0
+    step = pd.DateOffset(months=months) if whole_months else now - before
+    dates = [now, before]
+    earliest = start + pd.Timedelta(days=min_history_days)
+    while len(dates) < max_reviews and dates[-1] - step >= earliest:
+        dates.append(dates[-1] - step)
+    return sorted(dates)
+
+
+def tier_history(panel: pd.DataFrame, rule_set, *, missing: str = "median") -> pd.DataFrame:
+    """Tiers at successive review dates (is the key-account list set-and-forget?).
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Features at every review date, indexed by ``(cutoff, account_id)``: one
+        :func:`kamlab.features.feature_panel` over the review dates (outcomes are not used).
+    rule_set : RuleSet or str
+        Scored at each date with :func:`kamlab.criteria.score_accounts`.
+    missing : str
+        Missing-value policy of the scoring.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``account_id``, one column of tiers (ordered categorical) per review date,
+        oldest first, named by its ISO date; missing where the account was not in the
+        portfolio at that date.
+
+    Examples
+    --------
+    >>> panel = pd.DataFrame(
+    ...     {"revenue_12m": [1.0, 9.0, 5.0, 2.0]},
+    ...     index=pd.MultiIndex.from_tuples(
+    ...         [("2024-01-01", "A"), ("2024-01-01", "B"), ("2024-07-01", "A"),
+    ...          ("2024-07-01", "C")], names=["cutoff", "account_id"]))
+    >>> rules = {"weights": {"revenue_contribution": 1}, "tiers": {"strategic": 0, "key": 0.5}}
+    >>> tier_history(panel, rules)
+               2024-01-01 2024-07-01
+    account_id
+    A             regular        key
+    B                 key        NaN
+    C                 NaN    regular
+    """
+    from kamlab.criteria import as_rule_set, score_accounts
+
+    rule_set = as_rule_set(rule_set)
+    if "cutoff" not in (panel.index.names or []):
+        raise ValueError("panel must be indexed by (cutoff, account_id): use feature_panel")
+    columns = {}
+    for cutoff, frame in panel.groupby(level="cutoff", sort=True):
+        features = frame.droplevel("cutoff")
+        tiers = score_accounts(features, rule_set, missing=missing).table["tier"]
+        columns[pd.Timestamp(cutoff).date().isoformat()] = tiers
+    if not columns:
+        raise ValueError("the panel has no review date")
+    out = pd.DataFrame(columns)
+    out.index.name = "account_id"
+    return out.sort_index().apply(lambda s: s.astype(TIER_DTYPE))
+
+
+def tier_migration(tiers_before, tiers_after) -> pd.DataFrame:
+    """Transition table of tiers between two reviews.
+
+    Parameters
+    ----------
+    tiers_before, tiers_after : Scores, pandas.DataFrame or pandas.Series
+        Tiers by account at the earlier and the later review (:func:`kamlab.tiers.as_tiers`);
+        missing values mean "not in the portfolio then".
+
+    Returns
+    -------
+    pandas.DataFrame
+        Counts with rows ``regular, key, strategic, (new)`` (tier at the first review; "(new)"
+        for accounts only in the second) and columns ``regular, key, strategic, (gone)``
+        ("(gone)" for accounts only in the first). Row sums over the tier rows equal the tier
+        counts of ``tiers_before``; column sums over the tier columns those of ``tiers_after``.
+
+    Examples
+    --------
+    >>> a = pd.Series({"A": "strategic", "B": "key", "C": "regular"})
+    >>> b = pd.Series({"A": "key", "B": "key", "D": "regular"})
+    >>> tier_migration(a, b)
+    to         regular  key  strategic  (gone)
+    from
+    regular          0    0          0       1
+    key              0    1          0       0
+    strategic        0    1          0       0
+    (new)            1    0          0       0
+    """
+    a, b = as_tiers(tiers_before).dropna(), as_tiers(tiers_after).dropna()
+    ids = a.index.union(b.index)
+    rows = a.reindex(ids).astype(object).fillna("(new)")
+    cols = b.reindex(ids).astype(object).fillna("(gone)")
+    table = pd.crosstab(
+        pd.Categorical(rows, categories=[*TIERS, "(new)"]),
+        pd.Categorical(cols, categories=[*TIERS, "(gone)"]),
+        dropna=False,
+    )
+    table.index.name, table.columns.name = "from", "to"
+    return table.astype(int)
+
+
+def review_changes(
+    previous_scored,
+    current_scored,
+    *,
+    tier_col: str = "tier",
+    designated: Sequence[str] = DESIGNATED,
+) -> pd.DataFrame:
+    """Each account's tier at the previous and at this review, and the kind of change.
+
+    Parameters
+    ----------
+    previous_scored, current_scored : Scores, pandas.DataFrame or pandas.Series
+        Tiers at the previous and at this review, indexed by account; an account absent from
+        one of them was not in the portfolio at that date.
+    designated : sequence of str
+        Tiers that count as key accounts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per account in either review, indexed by ``account_id``: ``previous_tier``,
+        ``current_tier`` (ordered categoricals, missing when absent), ``change`` (one of
+        :data:`CHANGES`: ``promoted``/``demoted`` to a higher/lower tier, ``new`` only at this
+        review, ``lost`` only at the previous one, else ``unchanged``), ``designated_before``
+        and ``designated_now`` (booleans). Sorted by change (in :data:`CHANGES` order), then by
+        the higher of the two tiers (highest first), then by account.
+
+    Examples
+    --------
+    >>> before = pd.Series({"A": "regular", "B": "key", "C": "key"})
+    >>> now = pd.Series({"A": "key", "B": "key", "D": "regular"})
+    >>> review_changes(before, now)["change"].astype(str).to_dict()
+    {'A': 'promoted', 'D': 'new', 'C': 'lost', 'B': 'unchanged'}
+    """
+    keys = check_designated(designated)
+    before, now = as_tiers(previous_scored, tier_col), as_tiers(current_scored, tier_col)
+    ids = before.index.union(now.index)
+    a, b = before.reindex(ids), now.reindex(ids)
+    code_a, code_b = a.cat.codes.to_numpy(), b.cat.codes.to_numpy()
+    change = np.select(
+        [code_a < 0, code_b < 0, code_b > code_a, code_b < code_a],
+        ["new", "lost", "promoted", "demoted"],
+        "unchanged",
+    )
+    out = pd.DataFrame(
+        {
+            "previous_tier": a,
+            "current_tier": b,
+            "change": pd.Categorical(change, categories=list(CHANGES)),
+            "designated_before": a.isin(keys).to_numpy(),
+            "designated_now": b.isin(keys).to_numpy(),
+        },
+        index=ids,
+    )
+    out.index.name = "account_id"
+    order = np.lexsort(
+        (out.index.astype(str).to_numpy(), -np.maximum(code_a, code_b), out["change"].cat.codes)
+    )
+    return out.iloc[order]
+
+
+@dataclass(frozen=True)
+class Streaks:
+    """How long each account has held its tier (:func:`tier_streaks`).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Accounts present at the latest review: ``tier`` (latest), ``reviews_in_tier``
+        (consecutive reviews ending at the latest with that same tier), ``reviews_designated``
+        (consecutive reviews ending at the latest designated, 0 for regular accounts) and
+        ``always`` (true when the account held its tier at every review).
+    n_reviews : int
+        Reviews compared.
+    """
+
+    table: pd.DataFrame
+    n_reviews: int
+
+
+def tier_streaks(history: pd.DataFrame, *, designated: Sequence[str] = DESIGNATED) -> Streaks:
+    """How many consecutive reviews, up to the latest, each account has kept its tier.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        Tiers by account (rows) and review (columns, oldest first), e.g.
+        :func:`tier_history`; missing = not in the portfolio then.
+
+    Returns
+    -------
+    Streaks
+
+    Examples
+    --------
+    >>> history = pd.DataFrame(
+    ...     {"r1": ["key", "regular"], "r2": ["key", "key"]}, index=["A", "B"])
+    >>> streaks = tier_streaks(history)
+    >>> streaks.table["reviews_in_tier"].tolist(), streaks.n_reviews
+    ([2, 1], 2)
+    """
+    keys = check_designated(designated)
+    if history.shape[1] == 0:
+        raise ValueError("history has no review column")
+    tiers = history.apply(lambda s: s.astype(TIER_DTYPE)).astype(object)
+    latest = tiers.iloc[:, -1].dropna()
+    values = tiers.loc[latest.index].to_numpy(dtype=object)[:, ::-1]
+    same = values == latest.to_numpy()[:, None]
+    held = np.where(same.all(axis=1), same.shape[1], same.argmin(axis=1))
+    desig = np.isin(values, keys)
+    kept = np.where(desig.all(axis=1), desig.shape[1], desig.argmin(axis=1))
+    table = pd.DataFrame(
+        {
+            "tier": latest.astype(TIER_DTYPE),
+            "reviews_in_tier": held.astype(int),
+            "reviews_designated": kept.astype(int),
+            "always": held == same.shape[1],
+        },
+        index=latest.index,
+    )
+    table.index.name = history.index.name or "account_id"
+    return Streaks(table=table, n_reviews=int(history.shape[1]))
