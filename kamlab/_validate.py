@@ -10,7 +10,6 @@ lines) and dropping the rows into the :class:`~kamlab.ledger.Ledger`.
 from __future__ import annotations
 
 import difflib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,14 +55,12 @@ class Where:
 
     @classmethod
     def of(cls, src: TableSource) -> Where:
-        if len(src.files) == 1:
-            path = src.files[0]
-            names: tuple[str, ...] = (
-                f"{path.name} (sheet '{src.sheet}')" if src.sheet else path.name,
-            )
+        names: tuple[str, ...]
+        if src.folder is not None:  # parts: named from the table folder on
+            names = tuple(str(p.relative_to(src.folder.parent)) for p in src.files)
         else:
-            base = Path(os.path.commonpath(src.files))
-            names = tuple(f"{base.name}/{p.relative_to(base)}" for p in src.files)
+            path = src.files[0]
+            names = (f"{path.name} (sheet '{src.sheet}')" if src.sheet else path.name,)
         return cls(src.table, src.files, names, "line" if src.kind == "csv" else "row")
 
     def fail(self, message: str, rule: str, column: str | None = None, i: int = 0):
@@ -95,15 +92,19 @@ class Policy:
 
     def handle(self, frame, bad, where: Where, *, column, rule, what, money=True, show=()):
         """Raise for (or drop and count) the rows where ``bad`` is true; return the kept frame."""
-        if isinstance(bad, pd.Series) and bad.dtype == bool:
-            bad = bad.to_numpy()
-        else:
-            bad = np.asarray(pd.Series(bad, index=frame.index).fillna(False), dtype=bool)
+        if not isinstance(bad, pd.Series):
+            bad = pd.Series(bad, index=frame.index)
+        elif len(bad) != len(frame) or not bad.index.equals(frame.index):
+            bad = bad.reindex(frame.index)  # a mask computed before earlier rules dropped rows
+        bad = bad.to_numpy(dtype=bool, na_value=False)
         if not bad.any():
             return frame
         if self.on_error == "raise":
             raise _error(frame.loc[bad], where, column, rule, what, show)
-        amount = "amount" if money and where.table == "transactions" else None
+        # the value of the rows left out, unless it is the amount itself that is broken
+        amount = (
+            "amount" if money and where.table == "transactions" and column != "amount" else None
+        )
         files = frame["_file"].to_numpy()
         for i in np.unique(files[bad]):
             mask = bad & (files == i) if len(where.paths) > 1 else bad
@@ -414,7 +415,8 @@ def _parse_dates(frame, col, where: Where, policy: Policy, data_end) -> pd.DataF
         zoned = pd.Series(False, index=raw.index)
         if failed.any():
             zoned[failed] = text[failed].str.contains(TZ_SUFFIX, regex=True, na=False)
-        parsed = pd.to_datetime(text.where(valid), format="ISO8601", errors="coerce")
+        clean = text if (valid | text.isna()).all() else text.where(valid)
+        parsed = pd.to_datetime(clean, format="ISO8601", errors="coerce")
         missing = text.isna()
         bad = ~missing & ~zoned & parsed.isna()
     frame[col] = parsed.astype("datetime64[us]")

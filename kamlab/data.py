@@ -155,6 +155,14 @@ class DataContractError(ValueError):
         Where the problem is and which rule it breaks.
     rows : pandas.DataFrame or None
         The first offending rows, with their ``line`` (CSV line, sheet or Parquet row).
+
+    Examples
+    --------
+    >>> try:
+    ...     load_table("data/sample/accounts.csv", "transactions")
+    ... except DataContractError as err:
+    ...     print(err.rule, err.column)
+    missing_column date
     """
 
     def __init__(self, message: str, *, file=None, table=None, column=None, rule=None, rows=None):
@@ -182,6 +190,8 @@ class TableSource:
     files: tuple[Path, ...]
     sheet: str | None
     kind: str
+    #: the ``<table>/`` folder the files are parts of (None for a single file or workbook)
+    folder: Path | None = None
 
 
 def _kind(path: Path) -> str:
@@ -227,7 +237,7 @@ def _parts(folder: Path, table: str) -> TableSource:
             table=table,
             rule="missing_file",
         )
-    return TableSource(table, tuple(files), None, next(iter(kinds.values())) or "csv")
+    return TableSource(table, tuple(files), None, next(iter(kinds.values())) or "csv", folder)
 
 
 def _source(path: Path, table: str, sheet: str | None = None) -> TableSource:
@@ -353,6 +363,15 @@ class Dataset:
         The file (or folder of parts) each table came from; absent tables are missing.
     source : dict or None
         What an import read (its ``source.json``), when the folder has one.
+
+    Examples
+    --------
+    >>> ds = load_dataset("data/sample")
+    >>> row = ds.summary().loc["transactions"]
+    >>> row["file"], int(row["rows"]), int(row["accounts"])
+    ('transactions.csv', 15547, 300)
+    >>> ds.start.date().isoformat(), ds.source is None
+    ('2022-01-01', True)
     """
 
     accounts: pd.DataFrame
@@ -522,6 +541,13 @@ def load_dataset(
         if table not in TABLES:
             raise ValueError(f"files= names table {table!r}; expected one of {TABLES}")
         found[table] = _source(Path(file), table)
+    for table in REQUIRED_TABLES:
+        if table not in found:
+            raise DataContractError(
+                f"no {table} table: pass a data folder or files={{'{table}': ...}}.",
+                table=table,
+                rule="missing_file",
+            )
     limit = pd.Timestamp(data_end) if data_end is not None else pd.Timestamp.today().normalize()
     used: set[str] = set()
 
@@ -580,7 +606,7 @@ def load_dataset(
 
 
 def _folder(src: TableSource) -> Path:
-    return src.files[0] if len(src.files) == 1 else Path(os.path.commonpath(src.files))
+    return src.folder if src.folder is not None else src.files[0]
 
 
 def _empty(table: str) -> pd.DataFrame:

@@ -353,3 +353,25 @@ def test_dataset_without_import_has_no_source(tiny_dir):
     ds = load_dataset(tiny_dir)
     assert ds.source is None
     assert ds.ledger.empty and list(ds.ledger.columns) == LEDGER_COLUMNS
+
+
+def test_drop_mode_applies_several_rules_to_one_column_in_turn(tiny_dir):
+    (tiny_dir / "transactions.csv").write_text(
+        "transaction_id,account_id,date,amount\n"
+        "T1,A1,,1\nT2,A1,2022-13-01,2\nT3,A2,0999-01-01,3\nT4,A3,2022-04-01,inf\n"
+        "T5,A3,2022-04-01,\nT6,A3,2022-04-01,x\nT7,A1,2022-04-01,5\n"
+    )
+    ds = load_dataset(tiny_dir, on_error="drop")
+    assert ds.transactions["transaction_id"].tolist() == ["T7"]
+    ledger = ds.ledger
+    assert ledger[["rule", "column", "lines"]].values.tolist() == [
+        ["missing_value", "date", "2"],
+        ["unparseable_date", "date", "3"],
+        ["date_before_1900", "date", "4"],
+        ["missing_value", "amount", "6"],
+        ["non_numeric", "amount", "7"],
+        ["non_finite", "amount", "5"],
+    ]
+    assert ledger["amount"].tolist()[:3] == [1.0, 2.0, 3.0]
+    assert ledger["amount"].iloc[3:].isna().all()  # a broken amount has no value to count
+    assert ledger["rows_dropped"].sum() + len(ds.transactions) == 7
