@@ -19,7 +19,7 @@ import pandas as pd
 
 from kamlab._io import atomic_write, write_csv
 from kamlab.data import SCHEMAS, TABLES, DataContractError, Dataset, _empty
-from kamlab.ledger import LEDGER_FILE, Ledger
+from kamlab.ledger import LEDGER_FILE, Ledger, write_source
 
 __all__ = [
     "ADAPTERS",
@@ -96,8 +96,23 @@ def from_cdnow(path: str | os.PathLike) -> Dataset:
 
 
 def write_dataset(dataset: Dataset, folder: str | os.PathLike, fmt: str = "parquet") -> Path:
-    """Write a Dataset's non-empty tables (and its ledger as ``ledger.csv``) in the contract,
-    each file atomically, so ``load_dataset(folder)`` reads it back."""
+    """Write a Dataset's non-empty tables, its ledger (``ledger.csv``) and, for an import, its
+    source record (``source.json``), each file atomically, so ``load_dataset(folder)`` reads it
+    back with the ledger and the source.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from kamlab.data import load_dataset
+    >>> from kamlab.invoices import import_invoices
+    >>> export = pathlib.Path(tempfile.mkdtemp()) / "export.csv"
+    >>> _ = export.write_text("cust,day,value\\nA,2024-01-05,10\\n,2024-01-06,4\\n")
+    >>> dataset = import_invoices(export, {"columns": {"cust": "account_id", "day": "date",
+    ...                                                "value": "amount"}}).dataset
+    >>> back = load_dataset(write_dataset(dataset, export.parent / "contract"))
+    >>> len(back.transactions), back.ledger["rule"].tolist(), back.source["signed_total"]
+    (1, ['missing_account_id'], 14.0)
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for table in TABLES:
@@ -111,6 +126,8 @@ def write_dataset(dataset: Dataset, folder: str | os.PathLike, fmt: str = "parqu
         else:
             write_csv(frame, folder / f"{table}.csv", date_format="%Y-%m-%d %H:%M:%S")
     write_csv(dataset.ledger, folder / LEDGER_FILE)
+    if dataset.source is not None:
+        write_source(folder, dataset.source)
     return folder
 
 

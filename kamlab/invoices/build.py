@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -25,7 +24,7 @@ from kamlab.invoices.read import (
     read_export,
     text,
 )
-from kamlab.ledger import SOURCE_FILE, Ledger, write_source
+from kamlab.ledger import SOURCE_FILE, Ledger
 
 __all__ = ["ImportResult", "import_invoices", "write_import"]
 
@@ -336,6 +335,7 @@ def _build(path: Path, raw: pd.DataFrame, facts: dict, spec: dict, notes: list[s
         interactions=_empty("interactions"),
         ledger=ledger_frame,
         files={"transactions": str(path)},
+        source=source,
     )
     return ImportResult(dataset, ledger_frame, source, reconciliation, effective, tuple(notes))
 
@@ -396,7 +396,9 @@ def _credit_notes(reader: _Lines, lines, amount, roles, effective, notes):
 def _apply_rules(path, raw, lines, spec, roles, amount_status, culprit):
     """Leave lines out by rule, each counted in the ledger; returns (ledger, kept lines)."""
     ledger = Ledger()
-    frame = lines.assign(_status=amount_status, _culprit=culprit)
+    needed = ["_row", "_line", "account_id", "amount", "date"]
+    needed += [c for c in ("invoice", "product", "unit_price", "currency") if c in lines]
+    frame = lines[needed].assign(_status=amount_status, _culprit=culprit)
     name = path.name
 
     def drop(mask, rule, column, money=True):
@@ -438,7 +440,7 @@ def _apply_rules(path, raw, lines, spec, roles, amount_status, culprit):
         drop(frame["unit_price"] <= 0, "non_positive_price", roles["unit_price"])
     if "currency" in frame:
         drop(frame["currency"].isna(), "missing_currency", spec["currency"])
-    return ledger, frame
+    return ledger, lines.loc[frame.index]
 
 
 def _link_guessed(tx: pd.DataFrame) -> pd.Series:
@@ -516,17 +518,8 @@ def _reconcile(lines: pd.DataFrame) -> pd.DataFrame:
             "dropped_amount": money.where(~lines["_kept"], 0.0),
         }
     )
-    table = frame.groupby("document_type", sort=True).agg(
-        {
-            c: (lambda s: math.fsum(s)) if "amount" in c or "total" in c else "sum"
-            for c in frame
-            if c != "document_type"
-        }
-    )
-    table.loc["total"] = [
-        math.fsum(frame[c]) if ("amount" in c or "total" in c) else frame[c].sum()
-        for c in table.columns
-    ]
+    table = frame.groupby("document_type", sort=True).sum()
+    table.loc["total"] = frame.drop(columns="document_type").sum()
     table = table.reset_index()
     for col in ("file_total", "kept_amount", "dropped_amount"):
         table[col] = table[col].astype(float).round(2)
@@ -574,6 +567,4 @@ def write_import(result: ImportResult, folder: str | os.PathLike) -> Path:
         raise ValueError(
             f"{folder} exists and was not written by kamlab import; choose a new folder"
         )
-    write_dataset(result.dataset, folder, fmt="parquet")
-    write_source(folder, result.source)
-    return folder
+    return write_dataset(result.dataset, folder, fmt="parquet")

@@ -102,7 +102,7 @@ def import_command(
         proposal, notes = propose(export)
         head = (
             f"kamlab proposes this mapping for {export.name}: check every line, then run "
-            f"kamlab import {export} --map MAPPING.yaml --out FOLDER"
+            f"kamlab import {export} --map {write_map or 'MAPPING.yaml'} --out FOLDER"
         )
         text = mapping_yaml(proposal, notes=[head, *notes])
         print(text, end="", file=stream)

@@ -227,6 +227,12 @@ def _credit_rules(sample, roles: dict, amount: np.ndarray, notes: list[str]) -> 
                 rules["sign"] = "positive"
             elif len(signs) and (signs <= 0).all():
                 rules["sign"] = "negative"
+            if "sign" in rules:
+                notes.append(
+                    f"credit notes ({column} = {', '.join(map(str, found))}) carry "
+                    f"{rules['sign']} amounts in the file: sign: {rules['sign']}"
+                    + (" (kamlab negates them)" if rules["sign"] == "positive" else "")
+                )
         else:
             notes.append(
                 f"'{column}' looks like a document type ({', '.join(map(repr, kinds.dropna().unique()[:6]))}) "
@@ -321,6 +327,8 @@ def propose(path: str | Path) -> tuple[dict, list[str]]:
                 column=by_role["date"],
                 lines=sample["_line"].to_numpy(),
             )
+            if reading.note:
+                notes.append(reading.note)
             if reading.date_format:
                 mapping["date_format"] = reading.date_format
             elif reading.order:
