@@ -143,10 +143,14 @@ def read_csv(path: Path, encoding: str) -> pd.DataFrame:
     return _read_csv_slowly(text, header)
 
 
-def _read_csv_slowly(text: str, header: list[str]) -> pd.DataFrame:
+def _read_csv_slowly(text: str, header: list[str], strict: bool = True) -> pd.DataFrame:
     """The csv module's reading: exact lines after blank lines and multi-line fields, field
-    counts per line, and the line of an unclosed quote or an oversized field."""
-    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True, strict=True)
+    counts per line, and the line of an unclosed quote.
+
+    Text after a closing quote (``"a"b``) is read as pandas reads it (``ab``): the strict
+    reading that finds unclosed quotes is retried leniently for it.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), skipinitialspace=True, strict=strict)
     rows: list[list[str]] = []
     lines: list[int] = []
     start = 1
@@ -160,6 +164,9 @@ def _read_csv_slowly(text: str, header: list[str]) -> pd.DataFrame:
             start = reader.line_num + 1
     except csv.Error as exc:
         reason = str(exc)
+        if strict and "expected after" in reason:
+            csv.field_size_limit(limit)
+            return _read_csv_slowly(text, header, strict=False)
         if "end of data" in reason:
             reason = (
                 "a quoted field is never closed (it runs to the end of the file, "

@@ -488,7 +488,37 @@ CASES: dict[str, Case] = {
         ("book.xlsx", "no transactions sheet", "'Transactions'"),
         path="book.xlsx",
     ),
+    "excel_same_column_twice": Case(
+        lambda d: (
+            _tx(d).unlink(),
+            pd.DataFrame([["A1", "2022-04-01", 1, 2]]).to_excel(
+                d / "transactions.xlsx",
+                index=False,
+                header=["account_id", "date", "amount", "amount"],
+                sheet_name="transactions",
+            ),
+        ),
+        "duplicate_column",
+        ("transactions.xlsx", "'amount' twice"),
+    ),
+    "long_field_before_a_cut_line": Case(
+        _set(
+            "transactions",
+            TX_HEADER
+            + f'T1,A1,2022-04-01,1\nT2,"{"y" * 200_000}",2022-01-01,2\nT3,A2,2022-01-02\n',
+        ),
+        "ragged_line",
+        ("transactions.csv", "column 'amount'", "line 4"),
+        dropped=1,
+        rows=3,
+    ),
     # ---- files and folders
+    "explicit_file_that_does_not_exist": Case(
+        lambda d: None,
+        "missing_file",
+        ("nope.csv", "file not found"),
+        kwargs={"files": {"interactions": "nope.csv"}},
+    ),
     "folder_where_a_file_is_expected": Case(
         lambda d: (_tx(d).unlink(), (d / "transactions.csv").mkdir()),
         "not_a_file",
@@ -649,6 +679,15 @@ def test_null_markers_in_optional_columns_are_missing_not_errors(tiny_dir):
     assert ds.transactions["quantity"].isna().tolist() == [True, False, True]
     assert ds.transactions["cost"].isna().tolist() == [True, True, False]
     assert ds.accounts["churned_on"].notna().tolist() == [False, False, True]
+
+
+def test_literal_and_doubled_quotes_are_read_as_text(tiny_dir):
+    _tx(tiny_dir).write_text(
+        "account_id,date,amount,product\n"
+        'A1,2022-01-05,1,5" screen\nA1,2022-02-05,2,"say ""hi"""\nA2,2022-04-01,3,"a"b\n'
+    )
+    ds = load_dataset(tiny_dir)
+    assert ds.transactions["product"].tolist() == ['5" screen', 'say "hi"', "ab"]
 
 
 def test_repeated_lines_with_distinct_transaction_ids_are_kept(tiny_dir):
