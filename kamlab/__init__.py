@@ -4,7 +4,8 @@ One module per concern, each with a small flat API:
 
 ==============  =====================================================================
 ``data``        the data contract: ``load_dataset``, ``load_table``, ``DataContractError``
-``datasets``    adapters: ``from_invoices``, ``from_online_retail``, ``from_cdnow``
+``invoices``    ``kamlab import``: ``import_invoices``, ``propose_mapping``, ``write_import``
+``datasets``    public datasets: ``from_online_retail``, ``from_cdnow``, ``write_dataset``
 ``synth``       synthetic portfolios with planted truth: ``generate``, ``write_synthetic``
 ``features``    as-of features and outcomes: ``account_features``, ``feature_panel``
 ``portfolio``   concentration and retention: ``gini``, ``pareto_share``, ``revenue_retention``
@@ -34,6 +35,7 @@ except PackageNotFoundError:  # running from a source tree without install
 
 _MODULES = (
     "data",
+    "invoices",
     "datasets",
     "synth",
     "features",
