@@ -137,7 +137,7 @@ def read_csv(path: Path, encoding: str) -> pd.DataFrame:
         )
         if len(frame) == len(scan[0]) - 1 and frame.shape[1] == len(header):
             _check_header(header, frame)
-            frame.columns = header
+            frame.columns = pd.Index(header, dtype=object)
             frame.insert(0, LINE, scan[0][1:])
             return _drop_unnamed(frame, header)
     return _read_csv_slowly(text, header)
@@ -198,7 +198,7 @@ def _read_csv_slowly(text: str, header: list[str], strict: bool = True) -> pd.Da
     )
     frame = frame.replace("", np.nan) if len(frame) else frame
     _check_header(header, frame)
-    frame.columns = header
+    frame.columns = pd.Index(header, dtype=object)
     frame.insert(0, LINE, np.asarray(lines[1:], dtype=np.int64))
     if (counts != width).any():
         frame[FIELDS] = counts
@@ -281,7 +281,7 @@ def read_excel(path: Path, sheet: str | None, table: str) -> tuple[pd.DataFrame,
     frame[LINE] = frame[LINE].astype(np.int64) + 1
     frame = frame[[LINE, *range(len(header))]] if len(frame) else frame
     _check_header(header, frame)
-    frame.columns = [LINE, *header]
+    frame.columns = pd.Index([LINE, *header], dtype=object)
     return _drop_unnamed(frame, header), sheet
 
 
@@ -290,6 +290,6 @@ def read_parquet(path: Path) -> pd.DataFrame:
     frame = pd.read_parquet(path)
     header = [str(c).strip() for c in frame.columns]
     _check_header(header, frame)
-    frame.columns = header
+    frame.columns = pd.Index(header, dtype=object)
     frame.insert(0, LINE, np.arange(1, len(frame) + 1, dtype=np.int64))
     return frame

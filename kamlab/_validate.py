@@ -454,8 +454,9 @@ def _parse_numbers(frame, col, where: Where, policy: Policy) -> pd.DataFrame:
         missing, bad, text = values.isna(), pd.Series(False, index=raw.index), raw
     else:
         text = _text(raw, ident=True)
-        try:
-            values = text.astype("float64")
+        try:  # Arrow's strict parser is fast; whatever it refuses, pandas decides cell by cell
+            parsed = text.astype("float64[pyarrow]").to_numpy(dtype="float64", na_value=np.nan)
+            values = pd.Series(parsed + 0.0, index=text.index)  # + 0.0: no negative zero
         except (TypeError, ValueError):
             values = pd.to_numeric(text, errors="coerce").astype("float64")
         text = text.where(~_markers(text, text.notna() & values.isna()))
