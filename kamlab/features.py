@@ -3,7 +3,15 @@
 The one rule that keeps every kamlab result honest: **features use only rows dated strictly
 before the cutoff; outcomes use only rows dated on or after it** (and before cutoff + horizon).
 Both come from :func:`account_features`, so leakage is impossible by construction, and a
-back-test over several cutoffs is :func:`feature_panel`.
+back-test over several cutoffs is :func:`feature_panel` (one query for all cutoffs).
+
+Every feature is defined once, as an Ibis expression in :mod:`kamlab.engine`; this module
+evaluates it with an embedded DuckDB (no server) on the loaded, validated pandas tables, which
+DuckDB reads in place through Arrow. :mod:`kamlab.scale` evaluates the same expression on any
+other Ibis backend. The compiled query depends only on which optional columns, interaction kinds
+and criteria exist, so it is compiled once and kept (in memory and under the user's cache
+folder, ``$KAMLAB_CACHE_DIR`` or ``~/.cache/kamlab``; set ``KAMLAB_CACHE_DIR=off`` to keep it in
+memory only).
 
 Time units are explicit: windows and horizons are in days (``365`` = one year); recency and
 tenure are in days.
@@ -11,7 +19,16 @@ tenure are in days.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import lru_cache
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,73 +38,283 @@ from kamlab.data import Dataset
 __all__ = [
     "ACCOUNT_ATTRIBUTES",
     "OUTCOME_COLUMNS",
+    "FeatureTable",
     "account_features",
     "feature_columns",
     "feature_panel",
+    "feature_table",
 ]
 
 #: Outcome columns (everything else except the attributes is a feature).
-OUTCOME_COLUMNS = (
-    "base_revenue",
-    "future_revenue",
-    "log_growth",
-    "growth_dh",
-    "grew",
-    "churned",
-)
+OUTCOME_COLUMNS = ("base_revenue", "future_revenue", "log_growth", "growth_dh", "grew", "churned")
 #: Static account attributes passed through (categorical controls, not scored features).
 ACCOUNT_ATTRIBUTES = ("industry", "region", "size_band", "account_manager")
-_DAY = np.timedelta64(1, "D")
+#: Interaction kinds that add columns (compared in lower case).
+INTERACTION_KINDS = ("support_ticket", "qbr", "nps")
+#: The tables of a :class:`Calendar`, as :func:`kamlab.engine.features_expr` takes them.
+CALENDAR_TABLES = ("cutoffs", "buckets", "windows", "lookback", "segments")
+DAYS_PER_MONTH = 365.25 / 12
+_DAWN = np.datetime64(datetime(1, 1, 1), "us")  # where the first bucket starts
+_SMALL = 1_000_000  # rows below which one DuckDB thread is faster (and trivially deterministic)
 
 
-def _days(value) -> int:
+def _days(value, name: str = "windows") -> int:
     """A window length in whole days from an int (days), a Timedelta or a string like '365D'."""
-    if isinstance(value, (int, np.integer)):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         days = int(value)
     else:
         delta = pd.Timedelta(value)
         if delta % pd.Timedelta(days=1):
-            raise ValueError(f"windows must be whole days, got {value!r}")
+            raise ValueError(f"{name} must be whole days, got {value!r}")
         days = delta.days
     if days <= 0:
-        raise ValueError(f"windows must be positive, got {value!r}")
+        raise ValueError(f"{name} must be positive, got {value!r}")
     return days
 
 
-def _codes(ids: pd.Series, categories: pd.Index) -> np.ndarray:
-    """Position of each id in ``categories`` (-1 when absent). Factorising first is several
-    times faster than building a Categorical on millions of rows."""
-    codes, uniques = pd.factorize(ids)
-    positions = categories.get_indexer(uniques).astype(np.int64)
-    return np.where(codes >= 0, positions[codes], -1)
+@dataclass(frozen=True)
+class Layout:
+    """What the compiled query depends on: the optional inputs present (they decide which
+    columns exist) and the shape of the calendar. Equal layouts share one compiled query.
+
+    ``kinds`` are the :data:`INTERACTION_KINDS` present in the interactions table and
+    ``criteria`` the sorted assessment criteria, both over the whole table (not only before a
+    cutoff), so the columns are the same at every cutoff.
+    """
+
+    transactions: tuple[str, ...] = ()  # optional columns present: product, category, cost
+    accounts: tuple[str, ...] = ()  # acquired_on, churned_on and the attributes present
+    interactions: bool = False
+    interaction_value: bool = False
+    kinds: tuple[str, ...] = ()
+    criteria: tuple[str, ...] = ()
+    ordered: bool = False  # accounts carry ``_pos``, their row order
+    #: a look-back window spans several buckets / there are several cutoffs; when not, the
+    #: previous / next occurrence is always NULL and the query skips those window functions
+    split_lookback: bool = True
+    split_history: bool = True
+    schemas: str = ""  # the input column types, when they shape the compiled text
+
+    @classmethod
+    def of(
+        cls,
+        tx_columns: Iterable[str],
+        account_columns: Iterable[str],
+        interaction_columns: Iterable[str] | None = None,
+        kinds: Iterable = (),
+        criteria: Iterable = (),
+    ) -> Layout:
+        """The layout of tables with these columns, interaction kinds and criteria.
+
+        >>> layout = Layout.of(["account_id", "date", "amount", "cost"], ["account_id", "region"])
+        >>> layout.columns()[9:12]
+        ['gross_margin_12m', 'credit_note_share_12m', 'region']
+        """
+        tx_columns, account_columns = set(tx_columns), set(account_columns)
+        lower = {str(k).lower() for k in kinds if k is not None and not pd.isna(k)}
+        optional_accounts = ("acquired_on", "churned_on", *ACCOUNT_ATTRIBUTES)
+        return cls(
+            transactions=tuple(c for c in ("product", "category", "cost") if c in tx_columns),
+            accounts=tuple(c for c in optional_accounts if c in account_columns),
+            interactions=interaction_columns is not None,
+            interaction_value=interaction_columns is not None and "value" in interaction_columns,
+            kinds=tuple(k for k in INTERACTION_KINDS if k in lower),
+            criteria=tuple(sorted({str(c) for c in criteria if c is not None})),
+            ordered="_pos" in account_columns,
+        )
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        return tuple(c for c in ACCOUNT_ATTRIBUTES if c in self.accounts)
+
+    def columns(self) -> list[str]:
+        """The result's columns after ``account_id``, in the order of ``account_features``."""
+        names = {
+            "product": "products_12m",
+            "category": "categories_12m",
+            "cost": "gross_margin_12m",
+        }
+        cols = [
+            "revenue_12m",
+            "revenue_prev_12m",
+            "revenue_total",
+            "revenue_share",
+            "revenue_growth_12m",
+            "orders_12m",
+            "order_frequency",
+            "recency_days",
+            "tenure_days",
+            *(names[c] for c in self.transactions),
+            "credit_note_share_12m",
+        ]
+        if "support_ticket" in self.kinds:
+            cols += ["support_tickets_12m", "support_hours_12m", "cost_to_serve"]
+        cols += [c for k, c in (("qbr", "qbr_12m"), ("nps", "nps")) if k in self.kinds]
+        cols += [f"score_{c}" for c in self.criteria]
+        return [*cols, *self.attributes, *OUTCOME_COLUMNS]
 
 
-def _sum(codes, mask, weights, n) -> np.ndarray:
-    mask = mask & (codes >= 0)
-    out = np.bincount(codes[mask], weights=None if weights is None else weights[mask], minlength=n)[
-        :n
-    ]
-    return out.astype(float)  # bincount of an empty selection is int64
+@dataclass(frozen=True)
+class Calendar:
+    """The cutoffs and their windows as small tables: data, not SQL, so one compiled query
+    serves any cutoffs, horizon and window.
+
+    Every window of every cutoff starts and ends on an edge ``c - 2 window``, ``c - window``,
+    ``c - horizon``, ``c`` or ``c + horizon``; the distinct edges cut the time axis into
+    *buckets*, and every window is a union of whole buckets.
+
+    Attributes
+    ----------
+    cutoffs : pandas.DataFrame
+        One row per cutoff: ``_k`` (its position), ``cutoff``, ``future_end`` (cutoff +
+        horizon), ``months`` (the look-back window in months), ``grow_factor``
+        (1 + growth_threshold).
+    buckets : pandas.DataFrame
+        ``lo``, ``hi``: consecutive edges (the first bucket starts in year 1).
+    windows : pandas.DataFrame
+        One row per (cutoff, bucket before it or in its outcome window): ``_k``, ``lo``,
+        ``recent_start`` (cutoff − window) and the flags ``before`` (``[.., c)``), ``recent``
+        (``[c - window, c)``), ``previous`` (``[c - 2 window, c - window)``), ``base``
+        (``[c - horizon, c)``) and ``future`` (``[c, c + horizon)``).
+    lookback : pandas.DataFrame
+        The buckets inside some look-back window (for the distinct counts).
+    segments : pandas.DataFrame
+        ``lo``, ``hi``: the time axis cut at the cutoffs only (for the latest values before a
+        cutoff).
+    """
+
+    cutoffs: pd.DataFrame
+    buckets: pd.DataFrame
+    windows: pd.DataFrame
+    lookback: pd.DataFrame
+    segments: pd.DataFrame
+
+    @classmethod
+    def of(
+        cls, cutoffs: Sequence, horizon_days: int, window_days: int, growth_threshold: float
+    ) -> Calendar:
+        """The calendar of ``cutoffs`` for a horizon and a look-back window in days.
+
+        >>> cal = Calendar.of(["2024-01-01"], 365, 365, 0.1)
+        >>> [str(t.date()) for t in cal.buckets["hi"]]
+        ['2022-01-01', '2023-01-01', '2024-01-01', '2024-12-31']
+        >>> cal.windows[["recent", "previous", "base", "future"]].sum().tolist()
+        [1, 1, 1, 1]
+        """
+        cut = pd.DatetimeIndex([pd.Timestamp(c) for c in cutoffs]).as_unit("us")
+        if not len(cut):
+            raise ValueError("cutoffs is empty")
+        horizon, window = pd.Timedelta(days=horizon_days), pd.Timedelta(days=window_days)
+        edges = {
+            "prev_start": cut - 2 * window,
+            "recent_start": cut - window,
+            "base_start": cut - horizon,
+            "cutoff": cut,
+            "future_end": cut + horizon,
+        }
+        bounds = np.unique(np.concatenate([e.to_numpy() for e in edges.values()]))
+        lo = np.concatenate([[_DAWN], bounds[:-1]])
+        buckets = pd.DataFrame({"lo": lo, "hi": bounds})
+        k = np.repeat(np.arange(len(cut), dtype=np.int64), len(lo))
+        at = {name: e.to_numpy()[k] for name, e in edges.items()}
+        b = np.tile(lo, len(cut))
+        flags = {
+            "before": b < at["cutoff"],
+            "recent": (b >= at["recent_start"]) & (b < at["cutoff"]),
+            "previous": (b >= at["prev_start"]) & (b < at["recent_start"]),
+            "base": (b >= at["base_start"]) & (b < at["cutoff"]),
+            "future": (b >= at["cutoff"]) & (b < at["future_end"]),
+        }
+        windows = pd.DataFrame({"_k": k, "lo": b, "recent_start": at["recent_start"], **flags})
+        windows = windows.loc[flags["before"] | flags["future"]].reset_index(drop=True)
+        lookback = buckets.loc[buckets["lo"].isin(windows.loc[windows["recent"], "lo"])]
+        ends = np.unique(cut.to_numpy())
+        segments = pd.DataFrame({"lo": np.concatenate([[_DAWN], ends[:-1]]), "hi": ends})
+        table = pd.DataFrame(
+            {
+                "_k": np.arange(len(cut), dtype=np.int64),
+                "cutoff": cut,
+                "future_end": edges["future_end"],
+                "months": np.full(len(cut), window_days / DAYS_PER_MONTH),
+                "grow_factor": np.full(len(cut), 1 + float(growth_threshold)),
+            }
+        )
+        return cls(table, buckets, windows, lookback.reset_index(drop=True), segments)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables by name (:data:`CALENDAR_TABLES`)."""
+        return {name: getattr(self, name) for name in CALENDAR_TABLES}
 
 
-def _distinct(codes, mask, values, n) -> np.ndarray:
-    """Number of distinct ``values`` (non-negative ints) per account among rows in ``mask``."""
-    mask = mask & (codes >= 0)
-    if not mask.any():
-        return np.zeros(n)
-    width = int(values[mask].max()) + 1
-    # Sorting and comparing neighbours is much faster than np.unique on millions of keys.
-    key = np.sort(codes[mask].astype(np.int64) * width + values[mask])
-    uniq = key[np.r_[True, key[1:] != key[:-1]]]
-    return np.bincount(uniq // width, minlength=n)[:n].astype(float)
+@dataclass(frozen=True)
+class FeatureTable:
+    """Features and outcomes at one or more cutoffs, with the parameters that made them.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Indexed by ``(cutoff, account_id)``; the columns of :func:`account_features`.
+    cutoffs : tuple of pandas.Timestamp
+        In the order asked for.
+    horizon_days, window_days : int
+        The outcome horizon and the look-back window.
+    growth_threshold : float
+        ``grew`` means future revenue above base revenue × (1 + growth_threshold).
+
+    Examples
+    --------
+    >>> from kamlab.data import load_dataset
+    >>> ft = feature_table(load_dataset("data/sample"), ["2023-01-01", "2024-01-01"], 180)
+    >>> ft.horizon_days, list(ft.table.index.names), len(ft.at("2024-01-01"))
+    (180, ['cutoff', 'account_id'], 244)
+    """
+
+    table: pd.DataFrame
+    cutoffs: tuple[pd.Timestamp, ...]
+    horizon_days: int
+    window_days: int
+    growth_threshold: float
+
+    def at(self, cutoff) -> pd.DataFrame:
+        """The rows of one cutoff, indexed by ``account_id`` (as :func:`account_features`
+        returns them, ``attrs`` included)."""
+        cutoff = pd.Timestamp(cutoff)
+        if cutoff not in self.cutoffs:
+            raise ValueError(f"cutoff {cutoff.date()} is not one of this table's cutoffs")
+        level = self.table.index.get_level_values("cutoff")
+        out = self.table.loc[level == cutoff].droplevel("cutoff")
+        out = out.loc[~out.index.duplicated()]  # a cutoff asked for twice
+        out.attrs = {
+            "cutoff": cutoff.date().isoformat(),
+            "horizon_days": self.horizon_days,
+            "window_days": self.window_days,
+        }
+        return out
 
 
-def _last(codes, mask, dates_ns, n) -> np.ndarray:
-    """Latest date (as int ns) per account among rows in ``mask``; -inf-like when none."""
-    out = np.full(n, np.iinfo(np.int64).min)
-    mask = mask & (codes >= 0)
-    np.maximum.at(out, codes[mask], dates_ns[mask])
-    return out
+def feature_table(
+    dataset: Dataset,
+    cutoffs: Iterable,
+    horizon=365,
+    *,
+    window=365,
+    growth_threshold: float = 0.10,
+) -> FeatureTable:
+    """Features before, and outcomes after, each of several cutoffs: one query for all.
+
+    Parameters are those of :func:`account_features`, with ``cutoffs`` a list of date-likes.
+    Returns a :class:`FeatureTable` (its ``table`` is :func:`feature_panel`'s frame).
+    """
+    cuts = tuple(pd.Timestamp(c) for c in cutoffs)
+    horizon_days, window_days = _days(horizon, "horizon"), _days(window, "window")
+    frame, k = _evaluate(dataset, cuts, horizon_days, window_days, float(growth_threshold))
+    index = pd.MultiIndex.from_arrays(
+        [pd.DatetimeIndex(np.asarray(cuts, dtype="datetime64[us]")[k]), frame.index],
+        names=["cutoff", "account_id"],
+    )
+    return FeatureTable(
+        frame.set_axis(index), cuts, horizon_days, window_days, float(growth_threshold)
+    )
 
 
 def account_features(
@@ -116,20 +343,21 @@ def account_features(
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``account_id``: the accounts acquired (or first buying) before the cutoff
-        and not recorded as churned before it. Features:
+        Indexed by ``account_id`` in the accounts table's order: the accounts acquired (or
+        first buying) before the cutoff and not recorded as churned before it. Features:
 
         ``revenue_12m`` (net revenue in the look-back window), ``revenue_prev_12m`` (the window
-        before), ``revenue_total``, ``revenue_share`` (of the portfolio's ``revenue_12m``),
-        ``revenue_growth_12m`` (log ratio of the two windows; NaN unless both are positive),
-        ``orders_12m`` (distinct purchase days), ``order_frequency`` (purchase days per month),
-        ``recency_days`` (since the last purchase), ``tenure_days``, ``products_12m`` and
-        ``categories_12m`` (breadth, when those columns exist), ``gross_margin_12m`` (when
-        ``cost`` exists), ``credit_note_share_12m``, ``support_tickets_12m``,
-        ``support_hours_12m``, ``cost_to_serve`` (support hours per 1,000 of revenue),
-        ``qbr_12m``, ``nps`` (latest score), ``score_<criterion>`` (latest assessment of each
-        criterion), plus the account attributes ``industry``, ``region``, ``size_band``,
-        ``account_manager`` where present.
+        before), ``revenue_total``, ``revenue_share`` (of the portfolio's positive
+        ``revenue_12m``), ``revenue_growth_12m`` (log ratio of the two windows; NaN unless both
+        are positive), ``orders_12m`` (distinct purchase days), ``order_frequency`` (purchase
+        days per month), ``recency_days`` (since the last purchase), ``tenure_days``,
+        ``products_12m`` and ``categories_12m`` (breadth, when those columns exist),
+        ``gross_margin_12m`` (when ``cost`` exists), ``credit_note_share_12m``,
+        ``support_tickets_12m``, ``support_hours_12m``, ``cost_to_serve`` (support hours per
+        1,000 of revenue), ``qbr_12m``, ``nps`` (latest score; two answers at one instant count
+        as their mean), ``score_<criterion>`` (latest assessment of each criterion), plus the
+        account attributes ``industry``, ``region``, ``size_band``, ``account_manager`` where
+        present.
 
         Outcomes (see :data:`OUTCOME_COLUMNS`): ``base_revenue`` (revenue in the ``horizon``
         days before the cutoff, the like-for-like base), ``future_revenue`` (in the ``horizon``
@@ -138,174 +366,51 @@ def account_features(
         an account that stopped buying), ``grew`` (future > base · (1 + growth_threshold)) and
         ``churned`` (recorded ``churned_on`` inside the horizon, or no purchase in it).
 
-        ``frame.attrs`` records ``cutoff``, ``horizon_days`` and ``window_days``.
+        ``frame.attrs`` records ``cutoff``, ``horizon_days`` and ``window_days`` (kept for
+        callers that read them; :func:`feature_table` returns them as named fields).
+
+    Examples
+    --------
+    >>> from kamlab.data import load_dataset
+    >>> f = account_features(load_dataset("data/sample"), "2024-01-01", 365)
+    >>> f.shape, f.attrs["horizon_days"], f.index[0]
+    ((244, 38), 365, 'A00001')
     """
     cutoff = pd.Timestamp(cutoff)
-    horizon_days, window_days = _days(horizon), _days(window)
-    accounts = dataset.accounts.set_index("account_id")
-    ids = accounts.index
-    n = len(ids)
-    cut = np.datetime64(cutoff, "ns").astype(np.int64)
-    day_ns = _DAY.astype("timedelta64[ns]").astype(np.int64)
-
-    tx = dataset.transactions
-    codes = _codes(tx["account_id"], ids)
-    t_ns = tx["date"].to_numpy().astype("datetime64[ns]").astype(np.int64)
-    amount = tx["amount"].to_numpy(dtype=float)
-    before = t_ns < cut
-    recent = before & (t_ns >= cut - window_days * day_ns)
-    previous = (
-        before & (t_ns < cut - window_days * day_ns) & (t_ns >= cut - 2 * window_days * day_ns)
-    )
-    base_win = before & (t_ns >= cut - horizon_days * day_ns)
-    future_win = (t_ns >= cut) & (t_ns < cut + horizon_days * day_ns)
-    purchase = amount > 0
-    day_index = (t_ns // day_ns).astype(np.int64)
-    day_index -= day_index.min() if len(day_index) else 0
-
-    revenue_12m = _sum(codes, recent, amount, n)
-    revenue_prev = _sum(codes, previous, amount, n)
-    orders_12m = _distinct(codes, recent & purchase, day_index, n)
-    last_purchase = _last(codes, before & purchase, t_ns, n)
-    first_tx = np.full(n, np.iinfo(np.int64).max)
-    known = before & (codes >= 0)
-    np.minimum.at(first_tx, codes[known], t_ns[known])
-
-    feats = pd.DataFrame(index=ids)
-    feats["revenue_12m"] = revenue_12m
-    feats["revenue_prev_12m"] = revenue_prev
-    feats["revenue_total"] = _sum(codes, before, amount, n)
-    total_recent = revenue_12m[revenue_12m > 0].sum()
-    feats["revenue_share"] = (
-        np.where(revenue_12m > 0, revenue_12m, 0) / total_recent if total_recent > 0 else 0.0
-    )
-    with np.errstate(divide="ignore", invalid="ignore"):
-        feats["revenue_growth_12m"] = np.where(
-            (revenue_12m > 0) & (revenue_prev > 0), np.log(revenue_12m / revenue_prev), np.nan
-        )
-    feats["orders_12m"] = orders_12m
-    feats["order_frequency"] = orders_12m / (window_days / (365.25 / 12))
-    has_purchase = last_purchase > np.iinfo(np.int64).min
-    feats["recency_days"] = np.where(has_purchase, (cut - last_purchase) / day_ns, np.nan)
-    if "acquired_on" in accounts:
-        acquired = accounts["acquired_on"].to_numpy().astype("datetime64[ns]").astype(np.int64)
-        acquired = np.where(
-            accounts["acquired_on"].isna().to_numpy(), first_tx, np.minimum(acquired, first_tx)
-        )
-    else:
-        acquired = first_tx
-    known_start = acquired < np.iinfo(np.int64).max
-    feats["tenure_days"] = np.where(known_start, (cut - acquired) / day_ns, np.nan)
-    if "product" in tx:
-        product_codes = pd.factorize(tx["product"])[0].astype(np.int64)
-        ok = recent & purchase & (product_codes >= 0)
-        feats["products_12m"] = _distinct(codes, ok, product_codes, n)
-    if "category" in tx:
-        cat_codes = pd.factorize(tx["category"])[0].astype(np.int64)
-        ok = recent & purchase & (cat_codes >= 0)
-        feats["categories_12m"] = _distinct(codes, ok, cat_codes, n)
-    if "cost" in tx:
-        cost = tx["cost"].to_numpy(dtype=float)
-        with_cost = recent & ~np.isnan(cost)
-        rev_c = _sum(codes, with_cost, amount, n)
-        cost_c = _sum(codes, with_cost, np.nan_to_num(cost), n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            feats["gross_margin_12m"] = np.where(rev_c > 0, (rev_c - cost_c) / rev_c, np.nan)
-    gross = _sum(codes, recent & purchase, amount, n)
-    credits = 0.0 - _sum(codes, recent & ~purchase, amount, n)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        feats["credit_note_share_12m"] = np.where(gross > 0, credits / gross, np.nan)
-
-    _interaction_features(feats, dataset.interactions, ids, cut, window_days, day_ns)
-    _assessment_features(feats, dataset.assessments, cut)
-    for col in ACCOUNT_ATTRIBUTES:
-        if col in accounts:
-            feats[col] = accounts[col]
-
-    # Outcomes, strictly from the cutoff on.
-    base = _sum(codes, base_win, amount, n)
-    future = _sum(codes, future_win, amount, n)
-    bought_after = _sum(codes, future_win & purchase, None, n) > 0
-    feats["base_revenue"] = base
-    feats["future_revenue"] = future
-    with np.errstate(divide="ignore", invalid="ignore"):
-        feats["log_growth"] = np.where((base > 0) & (future > 0), np.log(future / base), np.nan)
-        pos_base, pos_future = np.maximum(base, 0), np.maximum(future, 0)
-        mean = (pos_base + pos_future) / 2
-        feats["growth_dh"] = np.where(mean > 0, (pos_future - pos_base) / mean, np.nan)
-    feats["grew"] = future > base * (1 + growth_threshold)
-    recorded = np.zeros(n, dtype=bool)
-    if "churned_on" in accounts:
-        churn_ns = accounts["churned_on"].to_numpy().astype("datetime64[ns]")
-        valid = ~np.isnat(churn_ns)
-        churn_i = np.where(valid, churn_ns.astype(np.int64), np.iinfo(np.int64).max)
-        recorded = valid & (churn_i >= cut) & (churn_i < cut + horizon_days * day_ns)
-        churned_before = valid & (churn_i < cut)
-    else:
-        churned_before = np.zeros(n, dtype=bool)
-    feats["churned"] = recorded | ~bought_after
-
-    population = known_start & (acquired < cut) & ~churned_before & (first_tx < cut)
-    out = feats.loc[population].copy()
-    out.index.name = "account_id"
-    out.attrs.update(
-        cutoff=cutoff.date().isoformat(), horizon_days=horizon_days, window_days=window_days
-    )
-    return out
+    horizon_days, window_days = _days(horizon, "horizon"), _days(window, "window")
+    frame, _ = _evaluate(dataset, (cutoff,), horizon_days, window_days, float(growth_threshold))
+    frame.attrs = {
+        "cutoff": cutoff.date().isoformat(),
+        "horizon_days": horizon_days,
+        "window_days": window_days,
+    }
+    return frame
 
 
-def _interaction_features(feats, interactions, ids, cut, window_days, day_ns) -> None:
-    n = len(ids)
-    if interactions is None or not len(interactions):
-        return
-    codes = _codes(interactions["account_id"], ids)
-    t_ns = interactions["date"].to_numpy().astype("datetime64[ns]").astype(np.int64)
-    kind = interactions["kind"].astype("str").str.lower().to_numpy()
-    value = (
-        interactions["value"].to_numpy(dtype=float)
-        if "value" in interactions
-        else np.full(len(interactions), np.nan)
-    )
-    before = t_ns < cut
-    recent = before & (t_ns >= cut - window_days * day_ns)
-    tickets = recent & (kind == "support_ticket")
-    if (kind == "support_ticket").any():
-        feats["support_tickets_12m"] = _sum(codes, tickets, None, n).astype(float)
-        feats["support_hours_12m"] = _sum(codes, tickets, np.nan_to_num(value), n)
-        revenue = feats["revenue_12m"].to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            feats["cost_to_serve"] = np.where(
-                revenue > 0, feats["support_hours_12m"] / (revenue / 1000), np.nan
-            )
-    if (kind == "qbr").any():
-        feats["qbr_12m"] = _sum(codes, recent & (kind == "qbr"), None, n).astype(float)
-    nps = before & (kind == "nps") & ~np.isnan(value)
-    if (kind == "nps").any():
-        frame = pd.DataFrame({"code": codes[nps], "t": t_ns[nps], "value": value[nps]})
-        latest = frame.sort_values(["code", "t"], kind="stable").groupby("code")["value"].last()
-        out = np.full(n, np.nan)
-        out[latest.index.to_numpy()] = latest.to_numpy()
-        feats["nps"] = out
+def feature_panel(dataset: Dataset, cutoffs: Iterable, horizon=365, **kwargs) -> pd.DataFrame:
+    """:func:`account_features` at several cutoffs, stacked, computed in one query.
 
+    Returns a frame indexed by ``(cutoff, account_id)`` (cutoffs in the order given); used for
+    time-ordered validation and back-tests ("had we chosen key accounts on each past date, what
+    happened next?"). ``kwargs`` are ``window`` and ``growth_threshold``; the parameters travel
+    with :func:`feature_table`'s result, not in ``attrs``.
 
-def _assessment_features(feats, assessments, cut) -> None:
-    if assessments is None or not len(assessments):
-        return
-    t_ns = assessments["assessed_on"].to_numpy().astype("datetime64[ns]").astype(np.int64)
-    before = assessments.loc[t_ns < cut, ["account_id", "assessed_on", "criterion", "score"]]
-    criteria = sorted(assessments["criterion"].astype("str").unique())
-    # (account, assessed_on, criterion) is unique by contract, so the latest row is unambiguous.
-    latest_rows = before.groupby(["account_id", "criterion"], sort=False)["assessed_on"].idxmax()
-    latest = before.loc[latest_rows.to_numpy()].pivot(
-        index="account_id", columns="criterion", values="score"
-    )
-    latest = latest.reindex(index=feats.index, columns=criteria)
-    for criterion in criteria:
-        feats[f"score_{criterion}"] = latest[criterion].to_numpy(dtype=float)
+    Examples
+    --------
+    >>> from kamlab.data import load_dataset
+    >>> panel = feature_panel(load_dataset("data/sample"), ["2023-01-01", "2024-01-01"])
+    >>> list(panel.index.names), panel.index.get_level_values("cutoff").year.unique().tolist()
+    (['cutoff', 'account_id'], [2023, 2024])
+    """
+    return feature_table(dataset, cutoffs, horizon, **kwargs).table
 
 
 def feature_columns(frame: pd.DataFrame, numeric_only: bool = True) -> list[str]:
-    """The feature columns of an :func:`account_features` frame (no outcomes, no cutoff)."""
+    """The feature columns of an :func:`account_features` frame (no outcomes, no cutoff).
+
+    >>> feature_columns(pd.DataFrame({"revenue_12m": [1.0], "grew": [True], "region": ["x"]}))
+    ['revenue_12m']
+    """
     skip = set(OUTCOME_COLUMNS) | {"cutoff"}
     cols = [c for c in frame.columns if c not in skip]
     if numeric_only:
@@ -317,17 +422,164 @@ def feature_columns(frame: pd.DataFrame, numeric_only: bool = True) -> list[str]
     return cols
 
 
-def feature_panel(dataset: Dataset, cutoffs: Iterable, horizon=365, **kwargs) -> pd.DataFrame:
-    """:func:`account_features` at several cutoffs, stacked with a ``cutoff`` column.
+# ------------------------------------------------------------------------ DuckDB evaluation
+def _arrow(frame: pd.DataFrame):
+    """A frame as an Arrow table, column by column: NumPy and Arrow-backed columns are shared,
+    not copied, and float NaN stays NaN (the engine treats NaN and NULL alike)."""
+    import pyarrow as pa
 
-    Returns a frame indexed by ``(cutoff, account_id)``; used for time-ordered validation and
-    back-tests ("had we chosen key accounts on each past date, what happened next?").
-    """
-    frames = []
-    for cutoff in cutoffs:
-        frame = account_features(dataset, cutoff, horizon, **kwargs)
-        frames.append(frame.assign(cutoff=pd.Timestamp(cutoff)).set_index("cutoff", append=True))
-    if not frames:
+    columns = {}
+    for name in frame.columns:
+        col = frame[name]
+        if col.dtype.kind in "fiub" or col.dtype.kind == "M":
+            columns[name] = pa.array(col.to_numpy())
+        else:
+            columns[name] = pa.array(col)
+    return pa.table(columns)
+
+
+def _evaluate(dataset: Dataset, cuts: tuple, horizon_days: int, window_days: int, growth: float):
+    """Evaluate the engine's query on ``dataset`` with embedded DuckDB: the features frame
+    (rows by cutoff, then account order) and each row's cutoff position."""
+    if not cuts:
         raise ValueError("cutoffs is empty")
-    panel = pd.concat(frames).reorder_levels(["cutoff", "account_id"])
-    return panel
+    inputs, layout = _inputs(dataset)
+    calendar, split_lookback, split_history = _calendar(cuts, horizon_days, window_days, growth)
+    inputs.update(calendar)
+    layout = replace(layout, split_lookback=split_lookback, split_history=split_history)
+    rows = sum(t.num_rows for t in inputs.values())
+    result = _execute(_compiled(layout, inputs), inputs, threads=1 if rows < _SMALL else None)
+    return _frame(result, layout, order=None)
+
+
+@lru_cache(maxsize=256)
+def _calendar(cuts: tuple, horizon_days: int, window_days: int, growth: float):
+    """The calendar's tables as Arrow, and whether its windows span several buckets."""
+    calendar = Calendar.of(cuts, horizon_days, window_days, growth)
+    tables = {name: _arrow(frame) for name, frame in calendar.tables().items()}
+    return tables, len(calendar.lookback) > 1, len(calendar.segments) > 1
+
+
+def _inputs(dataset: Dataset) -> tuple[dict[str, Any], Layout]:
+    """The dataset's columns the features read, as Arrow tables (zero-copy where pandas keeps
+    Arrow or NumPy buffers), and their layout."""
+    import pyarrow as pa
+
+    tx, acc = dataset.transactions, dataset.accounts
+    tx_cols = ["account_id", "date", "amount"] + [
+        c for c in ("product", "category", "cost") if c in tx
+    ]
+    acc_cols = ["account_id"] + [
+        c for c in ("acquired_on", "churned_on", *ACCOUNT_ATTRIBUTES) if c in acc
+    ]
+    accounts = _arrow(acc[acc_cols]).append_column("_pos", pa.array(np.arange(len(acc))))
+    tables = {"transactions": _arrow(tx[tx_cols]), "accounts": accounts}
+    inter, assess = dataset.interactions, dataset.assessments
+    kinds, criteria, inter_cols = [], [], None
+    if inter is not None and len(inter):
+        inter_cols = ["account_id", "date", "kind"] + (["value"] if "value" in inter else [])
+        tables["interactions"] = _arrow(inter[inter_cols])
+        kinds = list(inter["kind"].unique())
+    if assess is not None and len(assess):
+        tables["assessments"] = _arrow(assess[["account_id", "assessed_on", "criterion", "score"]])
+        criteria = list(assess["criterion"].astype("str").unique())
+    layout = Layout.of(tx_cols, [*acc_cols, "_pos"], inter_cols, kinds, criteria)
+    return tables, layout
+
+
+_SQL: dict[str, str] = {}
+_LOCK = threading.Lock()
+_DUCK: dict[str, Any] = {}
+
+
+def _compiled(layout: Layout, inputs: dict[str, Any]) -> str:
+    """The DuckDB SQL of the engine's expression for this layout: from memory, from the cache
+    folder, or compiled by Ibis (the only step that imports Ibis)."""
+    schemas = ";".join(f"{name}:{t.schema.remove_metadata()}" for name, t in sorted(inputs.items()))
+    layout = replace(layout, schemas=schemas)
+    key = hashlib.sha256(repr((_engine_version(), layout)).encode()).hexdigest()[:32]
+    if key in _SQL:
+        return _SQL[key]
+    folder = _cache_folder()
+    path = folder / f"features-{key}.sql" if folder else None
+    if path is not None and path.is_file():
+        sql = path.read_text(encoding="utf-8")
+    else:
+        import ibis
+
+        from kamlab.engine import features_expr
+
+        unbound = {
+            name: ibis.table(ibis.Schema.from_pyarrow(t.schema), name=f"kamlab_{name}")
+            for name, t in inputs.items()
+        }
+        calendar = {name: unbound.pop(name) for name in CALENDAR_TABLES}
+        sql = str(ibis.to_sql(features_expr(unbound, calendar, layout), dialect="duckdb"))
+        if path is not None:
+            try:
+                from kamlab._io import atomic_write
+
+                atomic_write(path, lambda tmp: tmp.write_text(sql, encoding="utf-8"))
+            except OSError:  # a read-only home: keep the query in memory only
+                pass
+    _SQL[key] = sql
+    return sql
+
+
+def _engine_version() -> str:
+    """What the compiled text depends on: the engine's source and the compilers' versions."""
+    if "version" not in _DUCK:
+        source = Path(__file__).with_name("engine.py").read_bytes()
+        parts = [hashlib.sha256(source).hexdigest()]
+        parts += [version(p) for p in ("ibis-framework", "sqlglot", "duckdb")]
+        _DUCK["version"] = "/".join(parts)
+    return _DUCK["version"]
+
+
+def _cache_folder() -> Path | None:
+    setting = os.environ.get("KAMLAB_CACHE_DIR", "")
+    if setting.lower() in ("off", "0", "none", "false"):
+        return None
+    if setting:
+        return Path(setting)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "kamlab"
+
+
+def _execute(sql: str, inputs: dict[str, Any], threads: int | None):
+    """Run ``sql`` on the process's DuckDB connection with ``inputs`` registered as
+    ``kamlab_<name>`` (DuckDB scans the Arrow buffers in place)."""
+    import duckdb
+
+    with _LOCK:
+        if _DUCK.get("pid") != os.getpid():  # a forked child gets its own connection
+            _DUCK.update(pid=os.getpid(), con=duckdb.connect(":memory:"))
+        con = _DUCK["con"]
+        con.execute(f"SET threads = {threads}" if threads else "RESET threads")
+        names = [f"kamlab_{name}" for name in inputs]
+        try:
+            for name, table in zip(names, inputs.values()):
+                con.register(name, table)
+            return con.execute(sql).fetchdf()
+        finally:
+            for name in names:
+                con.unregister(name)
+
+
+def _frame(result: pd.DataFrame, layout: Layout, order: pd.Index | None):
+    """The result rows sorted by cutoff then account order, indexed by ``account_id`` with the
+    dtypes of :func:`account_features`; also returns each row's cutoff position ``_k``."""
+    k = result["_k"].to_numpy(dtype=np.int64)
+    ids = result["account_id"]
+    pos = result["_pos"].to_numpy(dtype=np.int64) if order is None else order.get_indexer(ids)
+    rows = np.lexsort((pos, k))
+    cols = layout.columns()
+    frame = result.take(rows)[cols]
+    for c in cols:
+        want = (
+            "str" if c in layout.attributes else "bool" if c in ("grew", "churned") else "float64"
+        )
+        if frame[c].dtype != want:
+            frame[c] = frame[c].astype(want)
+    frame.index = pd.Index(ids.to_numpy()[rows], dtype="str", name="account_id")
+    return frame, k[rows]

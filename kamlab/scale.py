@@ -1,527 +1,296 @@
-"""Account features at scale: the same as-of aggregation as :func:`kamlab.features.account_features`,
-written as Ibis expressions so it runs on DuckDB locally or on Spark / a SQL warehouse.
+"""Account features on any Ibis backend: the engine's one definition, evaluated where the data are.
 
-Two entry points:
+:func:`kamlab.features.account_features` evaluates the expressions of :mod:`kamlab.engine` with
+an embedded DuckDB on a loaded dataset. This module evaluates the same expressions on any Ibis
+backend, straight from files or from tables the backend already has:
 
-* :func:`account_features_ibis` builds a backend-agnostic Ibis expression from Ibis tables
-  (``transactions``, ``accounts`` and optionally ``interactions`` and ``assessments``). It uses
-  only portable operations (filtered aggregates, ``CASE``, one whole-table window sum, joins) and
-  no SQL strings, so the same code runs on any Ibis backend: DuckDB, Spark, Snowflake,
-  BigQuery, Postgres...
-* :func:`account_features_duckdb` is the convenience for files: it points an embedded DuckDB
-  connection (no server) at a folder of Parquet/CSV files, a folder of Parquet files per table
-  or a glob, evaluates the expression out of core and returns a pandas frame shaped like
-  :func:`~kamlab.features.account_features`' output (same index, column names, dtypes and order).
+* a data folder (``<table>.csv``, ``<table>.parquet`` or a ``<table>/`` folder of Parquet
+  files, found by :func:`kamlab.data.find_tables`), a mapping of table name to file, glob or list
+  of files, or a mapping of table name to Ibis table;
+* ``con=``: any Ibis backend, e.g. ``ibis.duckdb.connect(memory_limit="4GB")`` (the default is a
+  new in-process DuckDB), ``ibis.pyspark.connect(spark_session)`` or a warehouse connection.
 
-Semantics are those of :func:`kamlab.features.account_features` (features strictly before the
-cutoff, outcomes from it on; see that function for every definition). Differences:
+The result is exactly :func:`kamlab.features.account_features` on
+``kamlab.data.load_dataset(source)`` (same index, columns, dtypes; values to about 1e-12) for
+data that satisfy the contract. Differences: nothing is validated here (run ``kamlab validate``
+first, or on a sample); transactions of account ids absent from the accounts table are ignored
+where :func:`~kamlab.data.load_dataset` refuses them; recency and tenure count whole seconds on
+backends without sub-second epochs (Spark).
 
-* the Ibis path does **not** validate the data contract (no pandera checks, no ledger). Run
-  ``kamlab validate`` on the data, or on a sample of it, first. Transactions of account ids
-  absent from ``accounts`` are ignored (the pandas loader refuses or drops them).
-* ``nps`` is the latest NPS score before the cutoff; when an account has two NPS rows at the
-  same instant, the pandas path takes the later row in file order while the Ibis path takes
-  either (SQL has no row order).
-* Sums run in another order than in numpy, so money columns agree to about 1e-12 relative,
-  not bit for bit.
+Spark, in short (needs Java 17 and ``pip install 'kamlab[spark]'``)::
 
-Ibis, DuckDB and the Ibis DuckDB backend are optional dependencies (the ``scale`` extra).
+    from pyspark.sql import SparkSession
+    import ibis
+    from kamlab import scale
+
+    spark = SparkSession.builder.master("local[2]").getOrCreate()
+    features = scale.account_features("data/sample", "2024-01-01", 365,
+                                      con=ibis.pyspark.connect(spark))
+
+A warehouse keeps the data where they are: pass its tables (``{"transactions":
+con.table("sales.invoices"), ...}``, renamed to the contract's column names) and write
+:func:`feature_expression` back with ``con.create_table(...)`` instead of fetching it.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from kamlab.features import ACCOUNT_ATTRIBUTES, _days
+from kamlab.data import SUFFIXES, TABLES, find_tables
+from kamlab.features import (
+    Calendar,
+    FeatureTable,
+    Layout,
+    _days,
+    _frame,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import ibis.expr.types as ir
 
 __all__ = [
-    "TRANSACTION_FEATURES",
-    "account_features_duckdb",
-    "account_features_ibis",
+    "account_features",
     "connect_tables",
+    "feature_expression",
+    "feature_panel",
+    "feature_table",
 ]
 
-#: Transaction-derived feature columns, in the order of ``account_features`` (the optional ones
-#: appear only when the transactions carry ``product``, ``category`` or ``cost``).
-TRANSACTION_FEATURES = (
-    "revenue_12m",
-    "revenue_prev_12m",
-    "revenue_total",
-    "revenue_share",
-    "revenue_growth_12m",
-    "orders_12m",
-    "order_frequency",
-    "recency_days",
-    "tenure_days",
-    "products_12m",
-    "categories_12m",
-    "gross_margin_12m",
-    "credit_note_share_12m",
-)
-_SECONDS_PER_DAY = 86_400
-_TABLES = ("accounts", "transactions", "assessments", "interactions")
+# Reader options per backend: every column as text, so ids keep their leading zeros and the
+# engine casts the rest as the pandas loader does. Other backends get their defaults.
+_CSV_OPTIONS: dict[str, dict[str, Any]] = {
+    "duckdb": {"all_varchar": True},
+    "pyspark": {"inferSchema": False, "header": True},
+}
 
 
 def _ibis():
-    try:
-        import ibis
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "kamlab.scale needs the optional dependencies ibis-framework[duckdb] "
-            "and duckdb: pip install 'kamlab[scale]'"
-        ) from exc
+    import ibis
+
     return ibis
 
 
-def _null(ibis):
-    return ibis.null().cast("float64")
-
-
-def _safe_div(ibis, num, den, ok):
-    """``num / den`` where ``ok`` else NULL; the division never sees a zero or negative guard."""
-    return ibis.ifelse(ok, num / ibis.ifelse(ok, den, 1.0), _null(ibis))
-
-
-def _positive(ibis, value):
-    return ibis.ifelse(value > 0, value, 0.0)
-
-
-def _days_between(later, earlier):
-    """Days from ``earlier`` to ``later`` (timestamps) as a float, via epoch seconds."""
-    return (
-        later.epoch_seconds().cast("float64") - earlier.epoch_seconds().cast("float64")
-    ) / _SECONDS_PER_DAY
-
-
-def account_features_ibis(
-    transactions: ir.Table,
-    accounts: ir.Table,
-    cutoff,
-    horizon=365,
-    *,
-    window=365,
-    growth_threshold: float = 0.10,
-    interactions: ir.Table | None = None,
-    assessments: ir.Table | None = None,
-    interaction_kinds: Iterable[str] | None = None,
-    criteria: Sequence[str] | None = None,
-) -> ir.Table:
-    """As-of account features and outcomes as a backend-agnostic Ibis expression.
-
-    Parameters
-    ----------
-    transactions : ibis.Table
-        Columns ``account_id``, ``date``, ``amount`` and optionally ``product``, ``category``,
-        ``cost`` (contract names; ``date`` may be a date, timestamp or ISO string column).
-    accounts : ibis.Table
-        Column ``account_id`` and optionally ``acquired_on``, ``churned_on`` and the attributes
-        ``industry``, ``region``, ``size_band``, ``account_manager``.
-    cutoff : date-like
-        Features use rows dated strictly before it; outcomes rows on or after it.
-    horizon : int or timedelta-like
-        Outcome window in days after the cutoff (default 365).
-    window : int or timedelta-like
-        Look-back window in days of the recent-activity features (default 365).
-    growth_threshold : float
-        ``grew`` is true when future revenue exceeds base revenue by more than this share.
-    interactions : ibis.Table, optional
-        Columns ``account_id``, ``date``, ``kind`` and optionally ``value``: adds
-        ``support_tickets_12m``, ``support_hours_12m``, ``cost_to_serve``, ``qbr_12m``, ``nps``.
-    assessments : ibis.Table, optional
-        Columns ``account_id``, ``assessed_on``, ``criterion``, ``score``: adds one
-        ``score_<criterion>`` column per criterion (latest score before the cutoff).
-    interaction_kinds : iterable of str, optional
-        The (lower-case) interaction kinds present in ``interactions``; they decide which
-        interaction columns exist, as in the pandas path. Default: queried from the table
-        (one small ``DISTINCT`` query on its backend).
-    criteria : sequence of str, optional
-        The assessment criteria (default: queried from the table, sorted).
-
-    Returns
-    -------
-    ibis.Table
-        Unevaluated expression, one row per account in the population of
-        :func:`kamlab.features.account_features` (a transaction before the cutoff and not
-        churned before it), with an ``account_id`` column followed by the feature, attribute and
-        outcome columns in the pandas path's order. Rows are unordered.
-    """
-    ibis = _ibis()
-    cutoff = pd.Timestamp(cutoff)
-    horizon_days, window_days = _days(horizon), _days(window)
-    day = pd.Timedelta(days=1)
-    cut = ibis.literal(cutoff.to_pydatetime(), type="timestamp")
-
-    def at(offset_days: int):
-        return ibis.literal((cutoff + offset_days * day).to_pydatetime(), type="timestamp")
-
-    tx_cols = transactions.columns
-    tx = transactions.select(
-        account_id=transactions.account_id.cast("string"),
-        t=transactions.date.cast("timestamp"),
-        amount=transactions.amount.cast("float64"),
-        **{c: transactions[c].cast("string") for c in ("product", "category") if c in tx_cols},
-        **({"cost": transactions.cost.cast("float64")} if "cost" in tx_cols else {}),
-    )
-    # Nothing after the outcome window matters: let the engine prune those rows (Parquet
-    # row-group statistics) before aggregating.
-    tx = tx.filter(tx.t < at(horizon_days))
-    t, amount = tx.t, tx.amount
-    before = t < cut
-    recent = before & (t >= at(-window_days))
-    previous = (t < at(-window_days)) & (t >= at(-2 * window_days))
-    base_win = before & (t >= at(-horizon_days))
-    future_win = t >= cut  # upper bound applied by the filter above
-    purchase = amount > 0
-
-    aggs: dict[str, Any] = {
-        "_r12": amount.sum(where=recent),
-        "_rprev": amount.sum(where=previous),
-        "_rtotal": amount.sum(where=before),
-        "_orders": t.date().nunique(where=recent & purchase),
-        "_last": t.max(where=before & purchase),
-        "_first": t.min(where=before),
-        "_gross": amount.sum(where=recent & purchase),
-        "_credits": amount.sum(where=recent & ~purchase),
-        "_base": amount.sum(where=base_win),
-        "_future": amount.sum(where=future_win),
-        "_bought": amount.count(where=future_win & purchase),
-    }
-    for col, name in (("product", "_products"), ("category", "_categories")):
-        if col in tx_cols:
-            aggs[name] = tx[col].nunique(where=recent & purchase & tx[col].notnull())
-    if "cost" in tx_cols:
-        with_cost = recent & tx.cost.notnull() & ~tx.cost.isnan()
-        aggs["_rev_c"] = amount.sum(where=with_cost)
-        aggs["_cost_c"] = tx.cost.sum(where=with_cost)
-    per_account = tx.group_by("account_id").aggregate(**aggs)
-
-    acc_cols = accounts.columns
-    acc = accounts.select(
-        account_id=accounts.account_id.cast("string"),
-        **({"_acq": accounts.acquired_on.cast("timestamp")} if "acquired_on" in acc_cols else {}),
-        **({"_churn": accounts.churned_on.cast("timestamp")} if "churned_on" in acc_cols else {}),
-        **{c: accounts[c].cast("string") for c in ACCOUNT_ATTRIBUTES if c in acc_cols},
-    )
-    j = acc.left_join(per_account, "account_id").drop("account_id_right")
-
-    def zero(name):
-        return j[name].fill_null(0.0).cast("float64")
-
-    r12, rprev = zero("_r12"), zero("_rprev")
-    first, last = j._first, j._last
-    if "acquired_on" in acc_cols:
-        acquired = ibis.ifelse(
-            j._acq.isnull(), first, ibis.ifelse(first.isnull() | (j._acq <= first), j._acq, first)
-        )
-    else:
-        acquired = first
-    total_recent = _positive(ibis, r12).sum().over(ibis.window())
-    cols: dict[str, Any] = {
-        "revenue_12m": r12,
-        "revenue_prev_12m": rprev,
-        "revenue_total": zero("_rtotal"),
-        "revenue_share": ibis.ifelse(
-            total_recent > 0,
-            _positive(ibis, r12) / ibis.ifelse(total_recent > 0, total_recent, 1.0),
-            0.0,
-        ),
-        "revenue_growth_12m": _log_ratio(ibis, r12, rprev),
-        "orders_12m": zero("_orders"),
-        "order_frequency": zero("_orders") / (window_days / (365.25 / 12)),
-        "recency_days": _days_between(cut, last),
-        "tenure_days": _days_between(cut, acquired),
-    }
-    if "product" in tx_cols:
-        cols["products_12m"] = zero("_products")
-    if "category" in tx_cols:
-        cols["categories_12m"] = zero("_categories")
-    if "cost" in tx_cols:
-        rev_c, cost_c = zero("_rev_c"), zero("_cost_c")
-        cols["gross_margin_12m"] = _safe_div(ibis, rev_c - cost_c, rev_c, rev_c > 0)
-    gross = zero("_gross")
-    cols["credit_note_share_12m"] = _safe_div(ibis, 0.0 - zero("_credits"), gross, gross > 0)
-
-    extra_joins = []
-    if interactions is not None:
-        inter = _interaction_aggregate(ibis, interactions, cutoff, window_days, interaction_kinds)
-        if inter is not None:
-            extra_joins.append(inter)
-    if assessments is not None:
-        assess = _assessment_aggregate(ibis, assessments, cutoff, criteria)
-        if assess is not None:
-            extra_joins.append(assess)
-
-    base, future = zero("_base"), zero("_future")
-    pos_base, pos_future = _positive(ibis, base), _positive(ibis, future)
-    mean = (pos_base + pos_future) / 2
-    if "churned_on" in acc_cols:
-        churn = j._churn
-        recorded = (churn.notnull() & (churn >= cut) & (churn < at(horizon_days))).fill_null(False)
-        churned_before = (churn.notnull() & (churn < cut)).fill_null(False)
-    else:
-        recorded = churned_before = ibis.literal(False)
-    bought_after = j._bought.fill_null(0) > 0
-    outcomes = {
-        "base_revenue": base,
-        "future_revenue": future,
-        "log_growth": _log_ratio(ibis, future, base),
-        "growth_dh": _safe_div(ibis, pos_future - pos_base, mean, mean > 0),
-        "grew": future > base * (1 + growth_threshold),
-        "churned": recorded | ~bought_after,
-    }
-    population = (
-        acquired.notnull() & (acquired < cut) & ~churned_before & first.notnull() & (first < cut)
-    )
-    attrs = [c for c in ACCOUNT_ATTRIBUTES if c in acc_cols]
-    out = j.mutate(**cols, **outcomes, _keep=population.fill_null(False))
-    out = out.filter(out._keep)
-    out = out.select("account_id", *cols, *attrs, *outcomes)
-    if not extra_joins:
-        return out
-    # Interaction and assessment columns sit between the transaction features and the
-    # attributes, as in account_features.
-    for table in extra_joins:
-        out = out.left_join(table, "account_id").drop("account_id_right")
-    extra_cols: dict[str, Any] = {}
-    for table in extra_joins:
-        for name in table.columns:
-            if name == "account_id" or name.startswith("_"):
-                continue
-            extra_cols[name] = out[name]
-    if "_support_hours" in out.columns:
-        tickets = out._support_tickets.fill_null(0.0)
-        hours = out._support_hours.fill_null(0.0)
-        rev = out.revenue_12m
-        extra_cols = {
-            "support_tickets_12m": tickets,
-            "support_hours_12m": hours,
-            "cost_to_serve": _safe_div(ibis, hours, rev / 1000, rev > 0),
-            **extra_cols,
-        }
-    if "qbr_12m" in extra_cols:
-        extra_cols["qbr_12m"] = extra_cols["qbr_12m"].fill_null(0.0)
-    order = [*cols, *extra_cols, *attrs, *outcomes]
-    return out.mutate(**extra_cols).select("account_id", *order)
-
-
-def _log_ratio(ibis, num, den):
-    ok = (num > 0) & (den > 0)
-    return ibis.ifelse(
-        ok, (ibis.ifelse(ok, num, 1.0) / ibis.ifelse(ok, den, 1.0)).ln(), _null(ibis)
+def _read(con, table: str, files: list[str], kind: str) -> ir.Table:
+    """One table from its file(s) on ``con``, in a form the backend's reader understands."""
+    name = getattr(con, "name", "")
+    if kind == "csv":
+        return con.read_csv(files if len(files) > 1 else files[0], **_CSV_OPTIONS.get(name, {}))
+    if kind == "parquet":
+        if len(files) == 1 or name == "duckdb":
+            return con.read_parquet(files if len(files) > 1 else files[0])
+        # Readers that take one path (Spark's through Ibis): one table per file, stacked.
+        return _ibis().union(*(con.read_parquet(f) for f in files))
+    raise ValueError(
+        f"{files[0]}: the {table} table is an Excel workbook; kamlab.scale reads CSV and Parquet "
+        f"(load workbooks with kamlab.data.load_dataset and use kamlab.features)."
     )
 
 
-def _interaction_aggregate(ibis, interactions, cutoff, window_days, kinds):
-    cols = interactions.columns
-    inter = interactions.select(
-        account_id=interactions.account_id.cast("string"),
-        t=interactions.date.cast("timestamp"),
-        kind=interactions.kind.cast("string").lower(),
-        value=interactions.value.cast("float64") if "value" in cols else _null(ibis),
-    )
-    if kinds is None:
-        kinds = inter.select("kind").distinct().to_pyarrow().column("kind").to_pylist()
-    kinds = {str(k).lower() for k in kinds if k is not None}
-    cut = ibis.literal(cutoff.to_pydatetime(), type="timestamp")
-    start = ibis.literal(
-        (cutoff - pd.Timedelta(days=window_days)).to_pydatetime(), type="timestamp"
-    )
-    before = inter.t < cut
-    recent = before & (inter.t >= start)
-    value_ok = inter.value.notnull() & ~inter.value.isnan()
-    aggs: dict[str, Any] = {}
-    if "support_ticket" in kinds:
-        tickets = recent & (inter.kind == "support_ticket")
-        aggs["_support_tickets"] = inter.kind.count(where=tickets).cast("float64")
-        aggs["_support_hours"] = (
-            inter.value.fill_null(0.0).sum(where=tickets & value_ok).fill_null(0.0)
-        )
-    if "qbr" in kinds:
-        aggs["qbr_12m"] = inter.kind.count(where=recent & (inter.kind == "qbr")).cast("float64")
-    if "nps" in kinds:
-        aggs["nps"] = inter.value.argmax(
-            inter.t, where=before & (inter.kind == "nps") & value_ok
-        ).cast("float64")
-    if not aggs:
-        return None
-    return inter.group_by("account_id").aggregate(**aggs)
-
-
-def _assessment_aggregate(ibis, assessments, cutoff, criteria):
-    table = assessments.select(
-        account_id=assessments.account_id.cast("string"),
-        t=assessments.assessed_on.cast("timestamp"),
-        criterion=assessments.criterion.cast("string"),
-        score=assessments.score.cast("float64"),
-    )
-    if criteria is None:
-        found = table.select("criterion").distinct().to_pyarrow().column("criterion")
-        criteria = sorted(c for c in found.to_pylist() if c is not None)
-    if not criteria:
-        return None
-    cut = ibis.literal(cutoff.to_pydatetime(), type="timestamp")
-    latest = (
-        table.filter(table.t < cut)
-        .group_by(["account_id", "criterion"])
-        .aggregate(score=table.score.argmax(table.t))
-    )
-    return latest.group_by("account_id").aggregate(
-        **{f"score_{c}": latest.score.max(where=latest.criterion == c) for c in criteria}
-    )
-
-
-# --------------------------------------------------------------------------- files → DuckDB
-def _table_source(folder: Path, table: str) -> list[str] | None:
-    """The file(s) of one table in a folder: ``<table>.parquet``, ``<table>.csv`` or a
-    sub-folder ``<table>/`` of Parquet (or CSV) files."""
-    found = [folder / f"{table}{ext}" for ext in (".parquet", ".pq", ".csv")]
-    found = [p for p in found if p.is_file()]
-    if len(found) > 1:
+def _kind(pattern: str, table: str) -> str:
+    kind = SUFFIXES.get(Path(pattern).suffix.lower())
+    if kind is None:
         raise ValueError(
-            f"{folder}: several files for the {table} table "
-            f"({', '.join(p.name for p in found)}); keep one."
+            f"{pattern}: cannot tell the file type of the {table} table; name files *.csv or "
+            f"*.parquet."
         )
-    if found:
-        return [str(found[0])]
-    sub = folder / table
-    if sub.is_dir():
-        for pattern in ("**/*.parquet", "**/*.csv"):
-            files = sorted(str(p) for p in sub.glob(pattern))
-            if files:
-                return files
-    return None
+    return kind
 
 
-def _resolve_sources(path_or_paths) -> dict[str, list[str]]:
-    if isinstance(path_or_paths, Mapping):
-        sources = {}
-        for table, value in path_or_paths.items():
-            if table not in _TABLES:
-                raise ValueError(f"unknown table {table!r}; expected one of {_TABLES}")
-            if isinstance(value, (str, os.PathLike)):
-                value = [value]
-            sources[table] = [str(v) for v in value]
-    else:
-        folder = Path(path_or_paths)
-        if not folder.is_dir():
-            raise FileNotFoundError(
-                f"{folder}: not a folder (pass a data folder, or a mapping "
-                f"of table name to file, glob or list of files)"
-            )
-        sources = {t: s for t in _TABLES if (s := _table_source(folder, t)) is not None}
-    for table in ("accounts", "transactions"):
-        if table not in sources:
-            raise FileNotFoundError(
-                f"no {table} file found in {path_or_paths} (expected "
-                f"{table}.parquet, {table}.csv or a {table}/ folder of "
-                f"Parquet files)"
-            )
-    return sources
-
-
-def _is_csv(paths: list[str]) -> bool:
-    return all(str(p).lower().endswith((".csv", ".txt", ".csv.gz")) for p in paths)
-
-
-def connect_tables(path_or_paths, con=None) -> tuple[Any, dict[str, ir.Table]]:
-    """Register the tables of a data folder (or a table → files mapping) on a DuckDB connection.
+def connect_tables(source, con=None) -> tuple[Any, dict[str, ir.Table]]:
+    """The contract tables of ``source`` as (lazy) Ibis tables on a backend.
 
     Parameters
     ----------
-    path_or_paths : path-like or mapping
-        A data folder holding ``<table>.parquet`` / ``<table>.csv`` files or ``<table>/``
-        folders of Parquet files; or a mapping of table name to a file, a glob
-        (``"lake/tx/*.parquet"``) or a list of files.
-    con : ibis DuckDB backend, optional
-        Default: a new in-memory connection (``ibis.duckdb.connect()``).
+    source : path-like or mapping
+        A data folder (:func:`kamlab.data.find_tables` finds the files), a mapping of table name
+        to a file, a glob (``"lake/tx/*.parquet"``) or a list of files, or a mapping of table
+        name to Ibis tables (returned as they are).
+    con : ibis backend, optional
+        Where to read the files. Default: a new in-process DuckDB (``ibis.duckdb.connect()``);
+        with Ibis tables, their own backend.
 
     Returns
     -------
     (con, tables)
-        The connection and a dict of Ibis tables (lazy; nothing is loaded). CSV files are read
-        as text and cast like the pandas loader does, so ids keep leading zeros.
+        The backend and a dict of Ibis tables; nothing is loaded. CSV files are read as text
+        on DuckDB and Spark (ids keep leading zeros) and cast by the engine.
+
+    Examples
+    --------
+    >>> con, tables = connect_tables("data/sample")
+    >>> sorted(tables), con.name
+    (['accounts', 'assessments', 'interactions', 'transactions'], 'duckdb')
     """
     ibis = _ibis()
-    con = con if con is not None else ibis.duckdb.connect()
-    tables = {}
-    for table, paths in _resolve_sources(path_or_paths).items():
-        if _is_csv(paths):
-            tables[table] = con.read_csv(paths, all_varchar=True)
+    if isinstance(source, Mapping):
+        unknown = sorted(set(source) - set(TABLES))
+        if unknown:
+            raise ValueError(f"unknown table(s) {unknown}; expected some of {', '.join(TABLES)}")
+        given = {t: v for t, v in source.items() if isinstance(v, ibis.Table)}
+        if given:
+            if len(given) < len(source):
+                raise ValueError("pass either Ibis tables or files for every table, not both")
+            if con is None:
+                con = next(iter(given.values()))._find_backend(use_default=True)
+            tables = dict(given)
         else:
-            tables[table] = con.read_parquet(paths)
+            con = con if con is not None else ibis.duckdb.connect()
+            tables = {}
+            for table, value in source.items():
+                files = (
+                    [os.fspath(value)]
+                    if isinstance(value, (str, os.PathLike))
+                    else [os.fspath(v) for v in value]
+                )
+                tables[table] = _read(con, table, files, _kind(files[0], table))
+    else:
+        found = find_tables(source)
+        con = con if con is not None else ibis.duckdb.connect()
+        tables = {
+            t: _read(con, t, [os.fspath(p) for p in src.files], src.kind)
+            for t, src in found.items()
+        }
+    for table in ("accounts", "transactions"):
+        if table not in tables:
+            raise ValueError(f"{source}: no {table} table (it is required)")
     return con, tables
 
 
-def account_features_duckdb(
-    path_or_paths,
-    cutoff,
-    horizon=365,
-    *,
-    window=365,
-    growth_threshold: float = 0.10,
-    interactions: bool = True,
-    assessments: bool = True,
-    con=None,
+def _distinct(con, column) -> list:
+    """The distinct values of a column, computed on the table's own backend."""
+    values = con.to_pyarrow(column.name("v").as_table().distinct()).column("v").to_pylist()
+    return [v for v in values if v is not None]
+
+
+def _prepare(source, cutoffs, horizon, window, growth_threshold, con):
+    """Tables, calendar (as tables on the backend) and layout of one evaluation."""
+    ibis = _ibis()
+    cuts = tuple(pd.Timestamp(c) for c in cutoffs)
+    if not cuts:
+        raise ValueError("cutoffs is empty")
+    horizon_days, window_days = _days(horizon, "horizon"), _days(window, "window")
+    con, tables = connect_tables(source, con)
+    inter, assess = tables.get("interactions"), tables.get("assessments")
+    kinds = _distinct(con, inter.kind.cast("string").lower()) if inter is not None else []
+    criteria = _distinct(con, assess.criterion.cast("string")) if assess is not None else []
+    layout = Layout.of(
+        tables["transactions"].columns,
+        tables["accounts"].columns,
+        inter.columns if inter is not None else None,
+        kinds,
+        criteria,
+    )
+    calendar = Calendar.of(cuts, horizon_days, window_days, float(growth_threshold))
+    layout = replace(
+        layout,
+        split_lookback=len(calendar.lookback) > 1,
+        split_history=len(calendar.segments) > 1,
+    )
+    on_backend = {name: ibis.memtable(frame) for name, frame in calendar.tables().items()}
+    meta = (cuts, horizon_days, window_days, float(growth_threshold))
+    return con, tables, on_backend, layout, meta
+
+
+def feature_expression(
+    source, cutoffs: Iterable, horizon=365, *, window=365, growth_threshold: float = 0.10, con=None
+) -> ir.Table:
+    """The features at ``cutoffs`` as an unevaluated Ibis table on the data's backend.
+
+    Columns ``cutoff``, ``account_id`` and those of :func:`kamlab.features.account_features`;
+    rows unordered. Use it to keep the result in a warehouse (``con.create_table("features",
+    expr)``) or to stream it (``expr.to_parquet(...)``).
+
+    Examples
+    --------
+    >>> expr = feature_expression("data/sample", ["2024-01-01"], 365)
+    >>> expr.columns[:3], expr.count().execute()
+    (('cutoff', 'account_id', 'revenue_12m'), 244)
+    """
+    from kamlab.engine import features_expr
+
+    _, tables, calendar, layout, _ = _prepare(
+        source, cutoffs, horizon, window, growth_threshold, con
+    )
+    expr = features_expr(tables, calendar, layout)
+    cuts = calendar["cutoffs"].select("_k", "cutoff")
+    expr = expr.join(cuts, "_k")
+    return expr.select("cutoff", "account_id", *layout.columns())
+
+
+def feature_table(
+    source, cutoffs: Iterable, horizon=365, *, window=365, growth_threshold: float = 0.10, con=None
+) -> FeatureTable:
+    """:func:`kamlab.features.feature_table` evaluated on ``con`` (one query for all cutoffs).
+
+    Examples
+    --------
+    >>> ft = feature_table("data/sample", ["2023-01-01", "2024-01-01"], 365)
+    >>> ft.table.shape, ft.window_days
+    ((477, 38), 365)
+    """
+    from kamlab.engine import features_expr
+
+    con, tables, calendar, layout, meta = _prepare(
+        source, cutoffs, horizon, window, growth_threshold, con
+    )
+    cuts, horizon_days, window_days, growth = meta
+    result = con.execute(features_expr(tables, calendar, layout))
+    # SQL rows are unordered: the accounts table's own order, as the pandas path keeps it.
+    ids = tables["accounts"].select(account_id=tables["accounts"].account_id.cast("string"))
+    order = pd.Index(con.to_pyarrow(ids).column("account_id").to_pylist())
+    frame, k = _frame(result, layout, order=order)
+    index = pd.MultiIndex.from_arrays(
+        [pd.DatetimeIndex(np.asarray(cuts, dtype="datetime64[us]")[k]), frame.index],
+        names=["cutoff", "account_id"],
+    )
+    return FeatureTable(frame.set_axis(index), cuts, horizon_days, window_days, growth)
+
+
+def account_features(
+    source, cutoff, horizon=365, *, window=365, growth_threshold: float = 0.10, con=None
 ) -> pd.DataFrame:
-    """:func:`kamlab.features.account_features` computed by DuckDB straight from files.
+    """:func:`kamlab.features.account_features` evaluated on ``con``, from files or tables.
 
     Parameters
     ----------
-    path_or_paths : path-like or mapping
-        See :func:`connect_tables`: a data folder (``data/sample``, a folder written with
-        ``kamlab synth --format parquet``, or one with a ``transactions/`` folder of Parquet
-        files) or a mapping of table name to a file, glob or list of files.
+    source : path-like or mapping
+        See :func:`connect_tables`.
     cutoff, horizon, window, growth_threshold
         As in :func:`kamlab.features.account_features`.
-    interactions, assessments : bool
-        Compute the interaction and assessment features when those tables exist (default).
-    con : ibis DuckDB backend, optional
-        A configured connection, e.g. ``ibis.duckdb.connect(threads=2, memory_limit="4GB",
-        temp_directory="/scratch")`` for out-of-core work. Default: a new in-memory one.
+    con : ibis backend, optional
+        Default: a new in-process DuckDB (or the backend of the Ibis tables passed).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``account_id`` in the order of the accounts file(s), with the columns,
-        dtypes and ``attrs`` of :func:`~kamlab.features.account_features`.
+        The frame :func:`kamlab.features.account_features` returns on
+        ``load_dataset(source)``: indexed by ``account_id`` in the accounts table's order, same
+        columns, dtypes and ``attrs``.
+
+    Examples
+    --------
+    >>> f = account_features("data/sample", "2024-01-01", 365)
+    >>> f.shape, f.attrs["cutoff"]
+    ((244, 38), '2024-01-01')
     """
-    cutoff = pd.Timestamp(cutoff)
-    con, tables = connect_tables(path_or_paths, con)
-    expr = account_features_ibis(
-        tables["transactions"],
-        tables["accounts"],
-        cutoff,
-        horizon,
-        window=window,
-        growth_threshold=growth_threshold,
-        interactions=tables.get("interactions") if interactions else None,
-        assessments=tables.get("assessments") if assessments else None,
-    )
-    frame = expr.to_pyarrow().to_pandas()
-    # SQL results are unordered: restore the accounts' file order (DuckDB scans in order).
-    ids = tables["accounts"].select(account_id=tables["accounts"].account_id.cast("string"))
-    order = pd.Index(ids.to_pyarrow().column("account_id").to_pylist())
-    frame = frame.set_index("account_id")
-    frame = frame.reindex(order[order.isin(frame.index)])
-    frame.index = frame.index.astype("str")
-    frame.index.name = "account_id"
-    for col in frame.columns:
-        if col in ("grew", "churned"):
-            frame[col] = frame[col].astype(bool)
-        elif col in ACCOUNT_ATTRIBUTES:
-            frame[col] = frame[col].astype("str")
-        else:
-            frame[col] = frame[col].astype(np.float64)
-    frame.attrs.update(
-        cutoff=cutoff.date().isoformat(), horizon_days=_days(horizon), window_days=_days(window)
-    )
-    return frame
+    return feature_table(
+        source, [cutoff], horizon, window=window, growth_threshold=growth_threshold, con=con
+    ).at(cutoff)
+
+
+def feature_panel(source, cutoffs: Iterable, horizon=365, *, con=None, **kwargs) -> pd.DataFrame:
+    """:func:`kamlab.features.feature_panel` evaluated on ``con``: one query for all cutoffs.
+
+    Examples
+    --------
+    >>> feature_panel("data/sample", ["2023-01-01", "2024-01-01"]).index.names[0]
+    'cutoff'
+    """
+    return feature_table(source, cutoffs, horizon, con=con, **kwargs).table
