@@ -600,19 +600,44 @@ def test_describe_and_plots(sample_dataset, synthetic_frames):
 
 
 def test_describe_backtest_says_no_scorer_is_better_when_the_interval_includes_zero():
+    """No "best" for a difference whose interval includes zero; the baseline's value beside
+    a scorer is taken over the cutoffs that scorer was scored at."""
     rows = [
+        ("size_only", "2023-01-01", "precision_at_k", 0.20, 0.15, 0.25),
+        ("size_only", "2024-01-01", "precision_at_k", 0.40, 0.35, 0.45),
         ("size_only", "pooled", "precision_at_k", 0.30, 0.25, 0.35),
-        ("types", "pooled", "precision_at_k", 0.32, 0.26, 0.38),
-        ("types", "pooled", "delta_precision_at_k", 0.02, -0.03, 0.07),
+        ("rules", "2023-01-01", "precision_at_k", 0.25, 0.18, 0.31),
+        ("rules", "2024-01-01", "precision_at_k", 0.41, 0.34, 0.47),
+        ("rules", "pooled", "precision_at_k", 0.33, 0.27, 0.39),
+        ("rules", "2023-01-01", "delta_precision_at_k", 0.05, -0.02, 0.12),
+        ("rules", "2024-01-01", "delta_precision_at_k", 0.01, -0.06, 0.08),
+        ("rules", "pooled", "delta_precision_at_k", 0.03, -0.03, 0.07),
+        ("learned", "2024-01-01", "precision_at_k", 0.44, 0.37, 0.50),  # one cutoff only
+        ("learned", "2024-01-01", "delta_precision_at_k", 0.04, -0.01, 0.09),
     ]
     table = pd.DataFrame(
         rows, columns=["rule_set", "cutoff", "metric", "estimate", "ci_low", "ci_high"]
     )
-    result = growth.Backtest(table, 365, 0.15, 0.1, 500, "size_only", 0.05, 0, ("a", "b"),
-                             pd.DataFrame(columns=["rule_set", "cutoff", "reason"]))  # fmt: skip
+    skipped = pd.DataFrame([("learned", "2023-01-01", "no history")],
+                           columns=["rule_set", "cutoff", "reason"])  # fmt: skip
+    result = growth.Backtest(table, 365, 0.15, 0.1, 500, "size_only", 0.05, 0,
+                             ("2023-01-01", "2024-01-01"), skipped)  # fmt: skip
     text = growth.describe_backtest(result)
+    # learned has the largest paired difference (+0.04 at its one cutoff) and is compared with
+    # size_only at that cutoff (0.4), not with size_only pooled over both (0.3).
     assert text == (
-        "No scorer is credibly better than size_only on precision at k (pooled over cutoffs): "
-        "the highest estimate, types, has 0.32 (95 % CI 0.26 to 0.38) against 0.3, a difference "
-        "of +0.02 (95 % CI -0.03 to +0.07), an interval that includes zero."
+        "No scorer is credibly better than size_only on precision at k: the largest "
+        "difference, learned (at 2024-01-01), has 0.44 (95 % CI 0.37 to 0.5) against 0.4, a "
+        "difference of +0.04 (95 % CI -0.01 to +0.09), an interval that includes zero."
     )
+    rules_only = growth.describe_backtest(result.without("learned"))
+    assert rules_only.startswith(
+        "No scorer is credibly better than size_only on precision at k: the largest "
+        "difference, rules (pooled over the 2 cutoffs it was scored at), has 0.33 (95 % CI "
+        "0.27 to 0.39) against 0.3, a difference of +0.03"
+    )
+    assert (
+        "Across 2 cutoffs rules scored above size_only at 2 (with an interval excluding "
+        "zero at 0)" in rules_only
+    )
+    assert "best" not in text + rules_only

@@ -102,6 +102,15 @@ def _interval(row, level: int) -> str:
     return f"{level} % CI {fmt.signed(row['ci_low'], 3)} to {fmt.signed(row['ci_high'], 3)}"
 
 
+def _scoped(rows: pd.DataFrame, name: str):
+    """A scorer's pooled row, or its only row when it was scored at one cutoff."""
+    mine = rows[rows["rule_set"] == name]
+    pooled = mine[mine["cutoff"] == "pooled"]
+    if len(pooled):
+        return pooled.iloc[0]
+    return mine.iloc[0] if len(mine) == 1 else None
+
+
 def describe_backtest(
     result: Backtest,
     *,
@@ -110,46 +119,66 @@ def describe_backtest(
 ) -> str:
     """What the back-test says about the scorers against the baseline, in a few sentences.
 
-    A scorer is said to beat the baseline only when the interval of the paired difference
-    lies above zero; otherwise the sentence says that no scorer is credibly better.
+    The scorer named is the one with the largest paired difference to the baseline; the
+    baseline's value beside it is taken over the same cutoffs. A scorer is said to beat the
+    baseline only when the interval of the paired difference lies above zero; otherwise the
+    sentence says that no scorer is credibly better.
 
     Examples
     --------
-    >>> rows = [("size_only", "pooled", "precision_at_k", 0.30, 0.25, 0.35),
-    ...         ("planted", "pooled", "precision_at_k", 0.45, 0.40, 0.50),
-    ...         ("planted", "pooled", "delta_precision_at_k", 0.15, 0.08, 0.22)]
+    >>> rows = [(name, cutoff, metric, value, value - 0.05, value + 0.05)
+    ...         for name, metric, values in [
+    ...             ("size_only", "precision_at_k", (0.28, 0.32, 0.30)),
+    ...             ("planted", "precision_at_k", (0.44, 0.46, 0.45)),
+    ...             ("planted", "delta_precision_at_k", (0.16, 0.14, 0.15))]
+    ...         for cutoff, value in zip(("2023-01-01", "2024-01-01", "pooled"), values)]
     >>> table = pd.DataFrame(rows, columns=["rule_set", "cutoff", "metric", "estimate",
     ...                                     "ci_low", "ci_high"])
-    >>> result = Backtest(table, 365, 0.15, 0.1, 500, "size_only", 0.05, 0, ("a", "b"),
+    >>> result = Backtest(table, 365, 0.15, 0.1, 500, "size_only", 0.05, 0,
+    ...                   ("2023-01-01", "2024-01-01"),
     ...                   pd.DataFrame(columns=["rule_set", "cutoff", "reason"]))
     >>> print(describe_backtest(result))  # doctest: +NORMALIZE_WHITESPACE
-    planted beats size_only on precision at k (pooled over cutoffs): 0.45 (95 % CI 0.4 to
-    0.5) against 0.3, a difference of +0.15 (95 % CI +0.08 to +0.22).
+    planted beats size_only on precision at k (pooled over the 2 cutoffs it was scored at):
+    0.45 (95 % CI 0.4 to 0.5) against 0.3, a difference of +0.15 (95 % CI +0.1 to +0.2).
+    Across 2 cutoffs planted scored above size_only at 2 (with an interval excluding zero at
+    2); the per-cutoff differences range from +0.14 to +0.16.
     """
     table = result.table
     baseline = baseline or result.baseline
     level = round(100 * (1 - result.alpha))
     label = metric.replace("_", " ")
-    pooled = table[(table["cutoff"] == "pooled") & (table["metric"] == metric)]
-    if pooled.empty:  # a single cutoff: use it
-        pooled = table[table["metric"] == metric]
-    others = pooled[pooled["rule_set"] != baseline]
-    base = pooled[pooled["rule_set"] == baseline]
-    if others.empty or base.empty:
+    rows = table[table["metric"] == metric]
+    deltas = table[table["metric"] == f"delta_{metric}"]
+    names = [n for n in dict.fromkeys(rows["rule_set"]) if n != baseline]
+    if baseline not in set(rows["rule_set"]) or not names:
         return f"No comparison with {baseline} is possible from this back-test."
-    top = others.sort_values("estimate", ascending=False, kind="stable").iloc[0]
-    name, scope = top["rule_set"], top["cutoff"]
-    scope_text = "pooled over cutoffs" if scope == "pooled" else f"at {scope}"
-    delta = table[(table["rule_set"] == name) & (table["metric"] == f"delta_{metric}")]
+    # The scorer with the largest paired difference to the baseline (the differences are
+    # taken at the cutoffs both were scored at), else the largest estimate.
+    ranked = deltas if len(deltas) else rows
+    tops = [(n, _scoped(ranked, n)) for n in names if _scoped(ranked, n) is not None]
+    name = max(tops, key=lambda item: item[1]["estimate"])[0] if tops else names[0]
+    top = _scoped(rows, name)
+    cutoffs = rows.loc[(rows["rule_set"] == name) & (rows["cutoff"] != "pooled"), "cutoff"]
+    base_rows = rows[(rows["rule_set"] == baseline) & rows["cutoff"].isin(cutoffs)]
+    base_value = (
+        base_rows["estimate"].mean() if len(base_rows) else _scoped(rows, baseline)["estimate"]
+    )
+    scope = top["cutoff"]
+    scope_text = (
+        f"pooled over the {len(cutoffs)} cutoffs it was scored at"
+        if scope == "pooled"
+        else f"at {scope}"
+    )
+    delta = deltas[deltas["rule_set"] == name]
     d = delta[delta["cutoff"] == scope]
     numbers = (
         f"{fmt.estimate(top['estimate'], 3)} ({level} % CI {fmt.estimate(top['ci_low'], 3)} to "
-        f"{fmt.estimate(top['ci_high'], 3)}) against {fmt.estimate(base['estimate'].iloc[0], 3)}"
+        f"{fmt.estimate(top['ci_high'], 3)}) against {fmt.estimate(base_value, 3)}"
     )
     if d.empty:
         sentence = (
-            f"On {label} ({scope_text}) {name} has the highest estimate, {numbers} for "
-            f"{baseline}; the back-test has no paired difference to judge it by."
+            f"On {label} ({scope_text}) {name} has {numbers} for {baseline}; the back-test "
+            f"has no paired difference to judge it by."
         )
     else:
         d = d.iloc[0]
@@ -158,13 +187,13 @@ def describe_backtest(
             sentence = f"{name} beats {baseline} on {label} ({scope_text}): {numbers}, {diff}."
         elif d["ci_high"] < 0:
             sentence = (
-                f"Every scorer does worse than {baseline} on {label} ({scope_text}); the "
-                f"closest, {name}, has {numbers}, {diff}."
+                f"Every scorer does worse than {baseline} on {label}; the closest, {name} "
+                f"({scope_text}), has {numbers}, {diff}."
             )
         else:
             sentence = (
-                f"No scorer is credibly better than {baseline} on {label} ({scope_text}): "
-                f"the highest estimate, {name}, has {numbers}, {diff}, an interval that "
+                f"No scorer is credibly better than {baseline} on {label}: the largest "
+                f"difference, {name} ({scope_text}), has {numbers}, {diff}, an interval that "
                 f"includes zero."
             )
     out = [sentence]
@@ -192,8 +221,17 @@ def describe_growth(
 
     Examples
     --------
-    >>> describe_growth  # doctest: +ELLIPSIS
-    <function describe_growth at ...>
+    >>> verdicts_table = pd.DataFrame(
+    ...     {"coef_log_growth": [0.01], "q_log_growth": [0.6], "coef_grew": [0.1],
+    ...      "q_grew": [0.4], "verdict": ["not credible"]}, index=["score_fit"])
+    >>> rows = pd.DataFrame([("size_only", "pooled", "precision_at_k", 0.3, 0.2, 0.4)],
+    ...                     columns=["rule_set", "cutoff", "metric", "estimate", "ci_low",
+    ...                              "ci_high"])
+    >>> result = Backtest(rows, 365, 0.15, 0.1, 500, "size_only", 0.05, 0, ("2024-01-01",),
+    ...                   pd.DataFrame(columns=["rule_set", "cutoff", "reason"]))
+    >>> print(describe_growth(verdicts_table, result))  # doctest: +NORMALIZE_WHITESPACE
+    Of the 1 criteria, none is credible on log growth or on grew (every q ≥ 0.05). No
+    comparison with size_only is possible from this back-test.
     """
     return (
         describe_verdicts(verdicts_table, q_threshold=q_threshold)

@@ -114,13 +114,14 @@ def _control_design(
 
 
 def _fit(y, X, kind, cluster_codes, alpha):
-    """Fit one model; returns (result, intervals, converged, note)."""
+    """Fit one model; returns (result, intervals, converged, note). The caller limits the
+    threads (once for all the fits of a table: each limit costs milliseconds)."""
     import statsmodels.api as sm
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     note = ""
     robust = "HC3" if kind == "ols" else "HC0"
-    with limit_threads(len(y)), warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         warnings.simplefilter("always", RuntimeWarning)
         if kind == "ols" and cluster_codes is None:
@@ -331,8 +332,11 @@ def criteria_effects(
     table = pd.DataFrame(
         np.nan, index=pd.Index(criteria, name="criterion"), columns=list(EFFECT_COLUMNS[:5])
     )
-    for names, X in designs:
-        res, ci, converged, note = _fit(y, X, model, cluster_codes, alpha)
+    fits = []
+    with limit_threads(len(sample)):
+        for names, X in designs:
+            fits.append((names, *_fit(y, X, model, cluster_codes, alpha)))
+    for names, res, ci, converged, note in fits:
         for c in names:
             table.loc[c] = [res.params[c], res.bse[c], ci.loc[c, 0], ci.loc[c, 1], res.pvalues[c]]
             if note:

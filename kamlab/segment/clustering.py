@@ -242,11 +242,11 @@ def choose_k(segmenter: Segmenter | None, X, k_range: Sequence[int] = range(2, 9
     """
     segmenter, Z = _prepared(segmenter, X)
     rows = []
-    for k in k_range:
-        model = segmenter.make_model(k)
-        labels = _fit_labels(model, Z)
-        ok = 1 < len(np.unique(labels)) < len(Z)
-        with limit_threads(len(Z)):
+    with limit_threads(len(Z)):
+        for k in k_range:
+            model = segmenter.make_model(k)
+            labels = np.asarray(model.fit_predict(Z))
+            ok = 1 < len(np.unique(labels)) < len(Z)
             rows.append(
                 {
                     "k": int(k),
