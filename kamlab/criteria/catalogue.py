@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import NoReturn
 
 import pandas as pd
 import yaml
@@ -38,7 +39,7 @@ class CatalogueError(ValueError):
         self.key = key
 
 
-def _fail(where: str, key: str, message: str):
+def _fail(where: str, key: str, message: str) -> NoReturn:
     raise CatalogueError(f"{where}: {key}: {message}", key=key)
 
 

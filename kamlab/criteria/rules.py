@@ -139,7 +139,8 @@ class RuleSet:
         """The same rule set with other tier caps (or thresholds)."""
         tiers = replace(
             self.tiers,
-            **{k: v for k, v in (("strategic", strategic), ("key", key)) if v is not None},
+            strategic=self.tiers.strategic if strategic is None else strategic,
+            key=self.tiers.key if key is None else key,
         )
         _check_tiers(tiers, f"rule set {self.name!r}")
         return replace(self, tiers=tiers)

@@ -293,16 +293,16 @@ def backtest(
     cuts = sorted({pd.Timestamp(c) for c in cutoffs})
     _check_cutoffs(dataset, cuts, horizon_days)
     learned = {n: s for n, s in scorers.items() if isinstance(s, LearnedScorer)}
-    for name, scorer in learned.items():
-        if scorer.horizon_days != horizon_days:
+    for name, learner in learned.items():
+        if learner.horizon_days != horizon_days:
             raise ValueError(
-                f"scorer {name!r} learns a {scorer.horizon_days}-day horizon; the back-test "
+                f"scorer {name!r} learns a {learner.horizon_days}-day horizon; the back-test "
                 f"measures {horizon_days} days"
             )
     needed = set(cuts)
-    for scorer in learned.values():
+    for learner in learned.values():
         for c in cuts:
-            needed.update(scorer.training_dates(c, dataset.start))
+            needed.update(learner.training_dates(c, dataset.start))
     if panel is None:
         from kamlab.features import feature_panel
 

@@ -150,7 +150,7 @@ def describe_backtest(
     rows = table[table["metric"] == metric]
     deltas = table[table["metric"] == f"delta_{metric}"]
     names = [n for n in dict.fromkeys(rows["rule_set"]) if n != baseline]
-    if baseline not in set(rows["rule_set"]) or not names:
+    if baseline is None or baseline not in set(rows["rule_set"]) or not names:
         return f"No comparison with {baseline} is possible from this back-test."
     # The scorer with the largest paired difference to the baseline (the differences are
     # taken at the cutoffs both were scored at), else the largest estimate.

@@ -74,11 +74,11 @@ def make_model(kind: str = "ridge", task: str = "regression", random_state: int 
             est = RidgeCV(alphas=np.logspace(-2, 4, 25))
         else:
             # Plain L2; newer scikit-learn wants this said explicitly (no FutureWarning).
-            params = inspect.signature(LogisticRegressionCV).parameters
+            accepted = inspect.signature(LogisticRegressionCV).parameters
             extra = {
                 k: v
                 for k, v in (("l1_ratios", (0.0,)), ("use_legacy_attributes", False))
-                if k in params
+                if k in accepted
             }
             est = LogisticRegressionCV(
                 Cs=np.logspace(-3, 2, 11), cv=5, scoring="roc_auc", max_iter=2000, **extra

@@ -172,7 +172,7 @@ def make_preprocessor(
     1       -0.014  0.000
     2        1.232  1.225
     """
-    money_kind = {True: "log1p", False: None}.get(log_money, log_money)
+    money_kind = "log1p" if log_money is True else None if log_money is False else log_money
     if money_kind not in (None, "log1p", "yeo-johnson"):
         raise ValueError(
             f"log_money must be True, False, 'log1p' or 'yeo-johnson', not {log_money!r}"
