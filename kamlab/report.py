@@ -1,47 +1,581 @@
-"""Publish notebook results into a run folder.
+"""What a notebook needs to be a report: its data and dates, readable tables, answers in words,
+and publishing into a ``kamlab run`` folder.
 
-Inside ``kamlab run`` every notebook's tables and figures are saved under the run folder
-(``tables/<notebook>__<name>.csv`` and ``.parquet``, ``figures/<notebook>__<name>.png`` and
-``.svg``). Run interactively or under nbval, the functions only return what they were given,
-so a notebook cell reads the same either way::
+A notebook starts with :func:`start` (the dataset, validated once per run, and the run's
+:class:`~kamlab.timeline.Timeline`; it displays the banner stating the notebook's dates),
+shows tables with :func:`show` (numbers for people: money with separators, shares as
+percentages, counts as integers, no NaN), answers with :func:`answer` (rendered Markdown) and
+publishes with :func:`table` and :func:`figure`. Run interactively or under nbval, publishing
+only returns what it was given; inside ``kamlab run`` tables are also saved under
+``tables/<notebook>__<name>.csv|.parquet`` and figures under ``figures/<notebook>__<name>.png|.svg``.
 
-    report.table(tiers, "tiers")        # shows the table; saves it during a run
-    report.figure(ax, "lorenz")          # saves the figure during a run
-
-The run folder and notebook name come from the environment variables ``KAMLAB_RUN_DIR`` and
-``KAMLAB_NOTEBOOK``, which :mod:`kamlab.runner` sets for each notebook's kernel.
+:data:`NOTEBOOKS` is the registry of the shipped notebooks: what each one publishes and which
+dates it uses. The runner, the run index and :mod:`kamlab.digest` read it instead of
+hard-coding names, and a notebook publishing an undeclared table fails loudly.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from kamlab import fmt
 from kamlab._io import atomic_write, write_csv
 
-__all__ = ["figure", "run_dir", "summarize_run", "table"]
+__all__ = [
+    "NOTEBOOKS",
+    "NotebookSpec",
+    "Session",
+    "answer",
+    "figure",
+    "run_dir",
+    "say",
+    "show",
+    "start",
+    "table",
+]
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
+# ----------------------------------------------------------------------------- registry
+@dataclass(frozen=True)
+class NotebookSpec:
+    """What one shipped notebook is about, publishes and measures.
+
+    ``dates`` name :class:`~kamlab.timeline.Timeline` attributes the notebook uses;
+    ``tables`` and ``figures`` are the names it publishes (``tables/<notebook>__<name>.csv``).
+    """
+
+    name: str
+    title: str
+    question: str
+    dates: tuple[str, ...]
+    tables: tuple[str, ...]
+    figures: tuple[str, ...]
+    expected_seconds: float = 5.0
+
+
+NOTEBOOKS: dict[str, NotebookSpec] = {
+    spec.name: spec
+    for spec in (
+        NotebookSpec(
+            "01_portfolio",
+            "Portfolio",
+            "How concentrated is revenue, and how much of it do we keep?",
+            ("as_of", "retention_periods"),
+            (
+                "data_summary",
+                "data_quality_ledger",
+                "concentration",
+                "retention",
+                "cohort_retention",
+                "retention_history",
+            ),
+            ("lorenz", "retention_history"),
+            3.0,
+        ),
+        NotebookSpec(
+            "02_key_accounts",
+            "Key accounts",
+            "Which accounts should be key, and why?",
+            ("as_of", "outcome_cutoff", "previous_review"),
+            (
+                "catalogue",
+                "criteria_coverage",
+                "scores",
+                "tiers",
+                "tier_by_type",
+                "size_only_vs_rule_set",
+                "quadrant_by_tier",
+                "tier_migration",
+            ),
+            ("revenue_by_tier", "selection_matrix", "tier_migration"),
+            4.0,
+        ),
+        NotebookSpec(
+            "03_segments_vs_rules",
+            "Segments versus rules",
+            "Do data-driven segments beat the rule-based tiers at separating future growth?",
+            ("outcome_cutoff",),
+            (
+                "k_selection",
+                "segment_profiles",
+                "segments_vs_rules_agreement",
+                "outcome_separation",
+            ),
+            ("k_selection", "crosstabs", "embedding", "growth_by_group"),
+            8.0,
+        ),
+        NotebookSpec(
+            "04_growth_drivers",
+            "Growth drivers",
+            "Which criteria predict growth, and would a rule set have picked better key "
+            "accounts than size alone?",
+            ("outcome_cutoff", "backtest_cutoffs", "training_cutoffs"),
+            (
+                "effects_univariate",
+                "effects_joint",
+                "effects_grew",
+                "verdicts",
+                "time_split_cv",
+                "permutation_importance",
+                "backtest",
+            ),
+            ("effects", "permutation_importance", "backtest"),
+            15.0,
+        ),
+        NotebookSpec(
+            "05_churn",
+            "Churn",
+            "Which key accounts leave, and why?",
+            ("as_of", "outcome_cutoff", "training_cutoffs"),
+            (
+                "churn_by_tier",
+                "churn_criteria",
+                "classifier_scores",
+                "renewal_survivors",
+                "sbg_params",
+                "churn_risk",
+            ),
+            ("survival_by_tier", "reliability", "renewal_heatmap", "sbg_retention"),
+            12.0,
+        ),
+        NotebookSpec(
+            "06_clv",
+            "Customer lifetime value",
+            "What is each account worth, and are key accounts the most valuable?",
+            ("as_of", "outcome_cutoff"),
+            ("rfm_describe", "model_params", "holdout_check", "clv_ranking", "clv_by_tier"),
+            ("holdout",),
+            6.0,
+        ),
+        NotebookSpec(
+            "07_account_review",
+            "Account review",
+            "What changed since the last review, what is at risk, and what does the list miss?",
+            ("as_of", "previous_review", "review_dates", "training_cutoffs"),
+            (
+                "tiers",
+                "tier_by_type",
+                "changes",
+                "tier_migration",
+                "at_risk_key_accounts",
+                "clv_tier_mismatch",
+                "growth_candidates",
+                "checklist",
+                "action_list",
+            ),
+            ("revenue_by_tier", "tier_migration"),
+            12.0,
+        ),
+    )
+}
+
+
+def expected_seconds(notebook: str) -> float:
+    """A rough cost used to start the longest notebooks first."""
+    spec = NOTEBOOKS.get(notebook)
+    return spec.expected_seconds if spec else 5.0
+
+
+def notebook_dates(notebook: str, timeline) -> dict[str, Any]:
+    """The dates ``notebook`` uses, as ISO strings (the manifest's per-notebook dates)."""
+    spec = NOTEBOOKS.get(notebook)
+    everything = timeline.to_dict()
+    if spec is None:
+        return everything
+    return {name: everything[name] for name in spec.dates if name in everything} | {
+        "as_of": everything["as_of"],
+        "horizon_days": everything["horizon_days"],
+    }
+
+
+# ----------------------------------------------------------------------------- parameters
+#: The parameters every notebook of a run shares; one value per run.
+TIMELINE_PARAMETERS = ("as_of", "horizon_days", "review_interval")
+
+
+def check_parameter(name: str, value: Any, default: Any, notebook: str = "") -> Any:
+    """``value`` for parameter ``name`` (checked against its meaning or the type of its
+    ``default``); a :class:`ValueError` naming the parameter otherwise.
+
+    >>> check_parameter("seed", 3, 0)
+    3
+    >>> check_parameter("seed", "abc", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: seed: 'abc' is not a whole number (e.g. seed=1)
+    """
+    from kamlab import timeline
+
+    where = f" (notebook {notebook})" if notebook else ""
+    if name == "data_dir":
+        return str(value)
+    if name == "as_of":
+        if str(value).strip().lower() != "auto":
+            timeline.parse_date(value, "as_of")
+        return value
+    if name == "horizon_days":
+        if str(value).strip().lower() != "auto":
+            timeline.parse_horizon(value, pd.Timestamp("2000-01-01"))
+        return value
+    if name == "review_interval":
+        timeline.parse_interval(value, name)
+        return value
+    if name in ("strategic_cap", "key_cap", "discount_rate", "growth_threshold"):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+            raise ValueError(f"{name}: {value!r} must be a number between 0 and 1{where}")
+        return float(value)
+    if name == "rule_set":
+        from kamlab.criteria import load_rule_set
+
+        load_rule_set(value)
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: {value!r} is not true or false{where}")
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{name}: {value!r} is not a whole number (e.g. {name}=1){where}")
+        if name == "seed" and value < 0:
+            raise ValueError(f"seed: {value!r} must not be negative{where}")
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name}: {value!r} is not a number{where}")
+        return float(value)
+    elif isinstance(default, list | tuple):
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{name}: {value!r} is not a list (e.g. {name}=[1, 2]){where}")
+    elif isinstance(default, str) and not isinstance(value, str | int | float):
+        raise ValueError(f"{name}: {value!r} is not text{where}")
+    return value
+
+
+def timeline_arguments(effective: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The one ``as_of``, ``horizon_days`` and ``review_interval`` of a run, from every
+    notebook's effective parameters; refused when two notebooks would differ."""
+    chosen: dict[str, Any] = {}
+    for name in TIMELINE_PARAMETERS:
+        values = {
+            notebook: params[name] for notebook, params in effective.items() if name in params
+        }
+        distinct = {repr(v) for v in values.values()}
+        if len(distinct) > 1:
+            listing = ", ".join(f"{nb}: {v!r}" for nb, v in values.items())
+            raise ValueError(
+                f"{name} must be the same for every notebook of a run, got "
+                f"{listing}; set it once with -p {name}=..."
+            )
+        if values:
+            chosen[name] = next(iter(values.values()))
+    return chosen
+
+
+# ----------------------------------------------------------------------------- sessions
+def write_snapshot(dataset, folder: Path) -> Path:
+    """Save the validated dataset once per run; every notebook of the run reads it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "dataset.pkl"
+    atomic_write(path, lambda tmp: tmp.write_bytes(pickle.dumps(dataset, protocol=5)))
+    return path
+
+
+def load_dataset(data_dir: str | os.PathLike, **kwargs):
+    """The run's snapshot of ``data_dir`` inside ``kamlab run``, else
+    :func:`kamlab.data.load_dataset` (validated)."""
+    snapshot, source = os.environ.get("KAMLAB_SNAPSHOT"), os.environ.get("KAMLAB_DATA_DIR")
+    if (
+        snapshot
+        and source
+        and Path(data_dir).resolve() == Path(source).resolve()
+        and Path(snapshot).is_file()
+    ):
+        with open(snapshot, "rb") as handle:
+            return pickle.load(handle)
+    from kamlab.data import load_dataset as load
+
+    return load(data_dir, **kwargs)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A notebook's data and dates (see :func:`start`)."""
+
+    notebook: str
+    dataset: Any
+    timeline: Any
+
+    @property
+    def spec(self) -> NotebookSpec | None:
+        return NOTEBOOKS.get(self.notebook)
+
+    def banner(self) -> str:
+        """Markdown: the data, the dates this notebook uses, the kamlab version."""
+        return _banner(self)
+
+
+def _banner(session: Session) -> str:
+    import kamlab
+
+    tl = session.timeline
+    ds = session.dataset
+    source = getattr(ds, "source", None) or {}
+    name = source.get("file") or _data_label(ds)
+    lines = [
+        f"**Data** {name}: {fmt.count(len(ds.accounts))} accounts, "
+        f"{fmt.count(len(ds.transactions))} transactions, {tl.data_start.date()} to "
+        f"{tl.data_end.date()}. **As of** {tl.as_of.date()}.",
+    ]
+    dates = notebook_dates(session.notebook, tl)
+    words = {
+        "outcome_cutoff": f"outcomes measured over {tl.horizon_days} days from "
+        f"{dates.get('outcome_cutoff')} ({tl.horizon_note})",
+        "previous_review": f"previous review {dates.get('previous_review')}",
+        "backtest_cutoffs": "back-test cutoffs "
+        + ", ".join(dates.get("backtest_cutoffs") or ["none"]),
+        "training_cutoffs": "models learn from cutoffs "
+        + ", ".join(dates.get("training_cutoffs") or ["none"]),
+        "review_dates": "reviews " + ", ".join(dates.get("review_dates") or []),
+        "retention_periods": "retention compares the " + f"{tl.horizon_days} days before "
+        f"{tl.as_of.date()} with the {tl.horizon_days} days before that",
+    }
+    used = [words[d] for d in (session.spec.dates if session.spec else ()) if d in words]
+    if used:
+        lines.append("**Dates**: " + "; ".join(used) + ".")
+    lines.append(f"kamlab {kamlab.__version__}.")
+    return "\n\n".join(lines)
+
+
+def _data_label(dataset) -> str:
+    files = getattr(dataset, "files", {}) or {}
+    first = files.get("transactions")
+    return Path(first).parent.name if first else "the dataset"
+
+
+def start(
+    notebook: str,
+    data_dir: str | os.PathLike,
+    *,
+    as_of: Any = "auto",
+    horizon_days: Any = "auto",
+    review_interval: Any = "6M",
+    display: bool = True,
+) -> Session:
+    """Load the data (the run's snapshot under ``kamlab run``), build the run's timeline and
+    display the banner stating which data and dates this notebook uses."""
+    from kamlab.timeline import Timeline
+
+    dataset = load_dataset(data_dir)
+    tl = Timeline.from_dataset(
+        dataset, as_of=as_of, horizon_days=horizon_days, review_interval=review_interval
+    )
+    session = Session(notebook, dataset, tl)
+    if display:
+        _display_markdown(session.banner())
+    return session
+
+
+# ----------------------------------------------------------------------------- display
+class _Markdown:
+    """Markdown for the notebook; its plain text is the same words (what nbval compares)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _display_markdown(text: str) -> None:
+    try:
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - plain Python
+        print(text)
+        return
+    display(_Markdown(text))
+
+
+def answer(text: str) -> _Markdown:
+    """An answer in words, rendered as Markdown and opened with **Answer.**"""
+    return _Markdown(f"**Answer.** {text}")
+
+
+def say(text: str) -> _Markdown:
+    """A sentence of the report (rendered Markdown), for statements that are not the answer."""
+    return _Markdown(text)
+
+
+_FORMATS = {
+    "money": fmt.money,
+    "share": fmt.share,
+    "count": fmt.count,
+    "estimate": fmt.estimate,
+    "signed": fmt.signed,
+    "p": fmt.p_value,
+}
+
+
+class Shown:
+    """A table formatted for people: an HTML table in the notebook and its report, the same
+    cells as aligned text (what nbval compares). Every cell is a string."""
+
+    def __init__(self, cells: pd.DataFrame, index_name: str | None):
+        self.cells = cells
+        self.index_name = index_name
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        head = "".join(f"<th>{escape(str(c))}</th>" for c in self.cells.columns)
+        corner = f"<th>{escape(self.index_name)}</th>" if self.index_name is not None else ""
+        rows = []
+        for label, row in self.cells.iterrows():
+            first = f"<th>{escape(str(label))}</th>" if self.index_name is not None else ""
+            tds = "".join(f"<td>{escape(str(v))}</td>" for v in row)
+            rows.append(f"<tr>{first}{tds}</tr>")
+        return (
+            f'<table class="kamlab-table"><thead><tr>{corner}{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>"
+        )
+
+    def __repr__(self) -> str:
+        frame = self.cells if self.index_name is not None else self.cells.reset_index(drop=True)
+        return frame.to_string(index=self.index_name is not None)
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+
+def _label(name: str) -> str:
+    text = str(name).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+def show(
+    frame: pd.DataFrame | pd.Series,
+    *,
+    money: Iterable[str] = (),
+    share: Iterable[str] = (),
+    count: Iterable[str] = (),
+    estimate: Iterable[str] = (),
+    signed: Iterable[str] = (),
+    p: Iterable[str] = (),
+    labels: Mapping[str, str] | None = None,
+    index: bool | str = True,
+    head: int | None = None,
+    currency: str | None = None,
+) -> Shown:
+    """A table for people: each named column formatted by :mod:`kamlab.fmt`, readable labels.
+
+    Columns not named keep their text (numbers get :func:`kamlab.fmt.estimate`, whole numbers
+    :func:`kamlab.fmt.count`); missing values show as "–". ``index=False`` hides a
+    meaningless row index; a string renames it. ``currency`` prefixes money.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"revenue": [18150234.49, None], "share": [0.632, 0.05], "n": [244.0, 3]},
+    ...                  index=pd.Index(["key", "regular"], name="tier"))
+    >>> show(t, money=["revenue"], share=["share"], count=["n"])
+    Tier      Revenue  Share    N
+    key    18,150,234  63.2%  244
+    regular         –   5.0%    3
+    """
+    data = frame.to_frame() if isinstance(frame, pd.Series) else frame
+    if head is not None:
+        data = data.head(head)
+    rules = {}
+    for kind, columns in (
+        ("money", money),
+        ("share", share),
+        ("count", count),
+        ("estimate", estimate),
+        ("signed", signed),
+        ("p", p),
+    ):
+        for column in columns:
+            if column not in data.columns:
+                raise KeyError(f"show: no column {column!r} to format as {kind}")
+            rules[column] = kind
+    cells = pd.DataFrame(index=data.index)
+    for column in data.columns:
+        values = data[column]
+        kind = rules.get(column)
+        if kind == "money":
+            cells[column] = [fmt.money(v, currency) for v in values]
+        elif kind is not None:
+            cells[column] = [_FORMATS[kind](v) for v in values]
+        else:
+            cells[column] = [_auto(v) for v in values]
+    names = dict(labels or {})
+    cells.columns = [names.get(c, _label(c)) for c in cells.columns]
+    index_name: str | None
+    if index is False:
+        index_name = None
+    else:
+        index_name = index if isinstance(index, str) else _label(data.index.name or "")
+        cells.index = [_auto(v) for v in cells.index]
+    return Shown(cells, index_name)
+
+
+def _auto(value: Any) -> str:
+    if fmt.is_missing(value):
+        return fmt.MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if isinstance(value, int) or (hasattr(value, "dtype") and str(value.dtype).startswith("int")):
+        return fmt.count(value)
+    if isinstance(value, float) or (hasattr(value, "dtype") and "float" in str(value.dtype)):
+        return (
+            fmt.count(value)
+            if float(value).is_integer() and abs(value) >= 1
+            else fmt.estimate(value)
+        )
+    return str(value)
+
+
+# ----------------------------------------------------------------------------- publishing
 def run_dir() -> Path | None:
     """The run folder when executing under ``kamlab run``, else None."""
     value = os.environ.get("KAMLAB_RUN_DIR")
     return Path(value) if value else None
 
 
+def _notebook() -> str:
+    return os.environ.get("KAMLAB_NOTEBOOK", "notebook")
+
+
 def _stem(name: str) -> str:
-    notebook = os.environ.get("KAMLAB_NOTEBOOK", "notebook")
-    return f"{_SAFE.sub('_', notebook)}__{_SAFE.sub('_', name)}"
+    return f"{_SAFE.sub('_', _notebook())}__{_SAFE.sub('_', name)}"
+
+
+def _check_declared(kind: str, name: str) -> None:
+    spec = NOTEBOOKS.get(_notebook())
+    declared: Sequence[str] = () if spec is None else getattr(spec, kind)
+    if spec is not None and name not in declared:
+        raise ValueError(
+            f"{spec.name} publishes an undeclared {kind[:-1]} {name!r}: add it to "
+            f"kamlab.report.NOTEBOOKS[{spec.name!r}].{kind}"
+        )
 
 
 def table(frame: pd.DataFrame | pd.Series, name: str) -> pd.DataFrame | pd.Series:
-    """Return ``frame`` (for display); during a run also save it as CSV and Parquet."""
+    """Return ``frame``; during a run also save it as CSV (spreadsheet-safe) and Parquet."""
     folder = run_dir()
     if folder is not None:
+        _check_declared("tables", name)
         out = folder / "tables"
         data = frame.to_frame() if isinstance(frame, pd.Series) else frame
         data = data.reset_index() if not isinstance(data.index, pd.RangeIndex) else data.copy()
@@ -62,6 +596,7 @@ def figure(obj, name: str):
     PNG and SVG."""
     folder = run_dir()
     if folder is not None:
+        _check_declared("figures", name)
         fig = obj
         if hasattr(fig, "flat"):
             fig = next(iter(fig.flat))
@@ -82,121 +617,22 @@ def figure(obj, name: str):
     return obj
 
 
-def _read(folder: Path, name: str) -> pd.DataFrame | None:
-    path = folder / "tables" / f"{name}.csv"
-    return pd.read_csv(path) if path.is_file() else None
+def export_html(run: Path, notebook: str) -> None:
+    """Write ``html/<notebook>.html`` (see :mod:`kamlab.html`)."""
+    from kamlab.html import export_report
+
+    export_report(run, notebook)
+
+
+def write_index(run: Path) -> None:
+    """Write the run's ``index.html`` (see :mod:`kamlab.html`)."""
+    from kamlab.html import write_index as write
+
+    write(run)
 
 
 def summarize_run(run: str | os.PathLike) -> str:
-    """A short Markdown digest of a run folder's key tables, for a README or a review note.
+    """A Markdown digest of a run folder (see :mod:`kamlab.digest`)."""
+    from kamlab.digest import summarize_run as summarize
 
-    Every number is read from the run's ``tables/`` (nothing is recomputed); sections whose
-    tables are absent (e.g. a subset run) are left out.
-    """
-    import json
-
-    folder = Path(run)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    first = next(iter(manifest["parameters"].values()), {})
-    lines = [
-        f"Run of kamlab {manifest.get('kamlab_version')} on `{manifest['data']}` "
-        f"(status {manifest['status']}; cutoff {first.get('cutoff', 'default')}, horizon "
-        f"{first.get('horizon_days', 'default')} days)."
-    ]
-    ledger = manifest.get("data_quality_ledger") or []
-    if ledger:
-        dropped = sum(int(r["rows_dropped"]) for r in ledger)
-        rules = ", ".join(f"{r['rule']} {int(r['rows_dropped']):,}" for r in ledger)
-        lines.append(f"- Data quality: {dropped:,} rows left out by rule ({rules}).")
-
-    conc = _read(folder, "01_portfolio__concentration")
-    if conc is not None:
-        c = conc.set_index(conc.columns[0])["value"]
-        lines.append(
-            f"- Concentration (last 12 months before the cutoff, {int(c['accounts']):,} "
-            f"accounts): top 20 % bring {c['top_20pct_share']:.1%} of revenue, top "
-            f"1 % {c['top_1pct_share']:.1%}; Gini {c['gini']:.3f}; "
-            f"{int(c['accounts_for_80pct']):,} accounts make 80 %."
-        )
-    ret = _read(folder, "01_portfolio__retention")
-    if ret is not None:
-        r = ret.set_index(ret.columns[0])["value"]
-        lines.append(
-            f"- Retention over the horizon: NRR {r['nrr']:.1%}, GRR {r['grr']:.1%}, "
-            f"logo retention {r['logo_retention']:.1%} ({int(r['retained_accounts']):,} of "
-            f"{int(r['accounts']):,} accounts)."
-        )
-    tiers = _read(folder, "02_key_accounts__tiers")
-    if tiers is not None:
-        t = tiers.set_index("tier")
-        used = manifest["parameters"].get("02_key_accounts", {})
-        rule = used.get("rule_set", "the notebook's default rule set")
-        caps = f"{used.get('strategic_cap', 0.03):.0%} / {used.get('key_cap', 0.15):.0%}"
-        lines.append(
-            f"- Key accounts ({rule}, caps {caps}): {int(t.loc['strategic', 'accounts']):,} "
-            f"strategic and {int(t.loc['key', 'accounts']):,} key of "
-            f"{int(t['accounts'].sum()):,}, carrying "
-            f"{t.loc[['key', 'strategic'], 'revenue_share'].sum():.1%} of revenue."
-        )
-    versus = _read(folder, "02_key_accounts__size_only_vs_rule_set")
-    if versus is not None:
-        v = versus.set_index(versus.columns[0])
-        parts = [
-            f"{name}: mean symmetric growth {row['growth_dh']:+.3f}, grew > threshold "
-            f"{row['grew']:.1%}, churned {row['churned']:.1%}"
-            for name, row in v.iterrows()
-        ]
-        lines.append("- What the key accounts did after the cutoff — " + "; ".join(parts) + ".")
-    bt = _read(folder, "04_growth_drivers__backtest")
-    if bt is not None:
-        pooled = bt[(bt["cutoff"] == "pooled") & (bt["metric"] == "precision_at_k")]
-        parts = [
-            f"{row['rule_set']} {row['estimate']:.2f} ({row['ci_low']:.2f}–{row['ci_high']:.2f})"
-            for _, row in pooled.sort_values("estimate", ascending=False).iterrows()
-        ]
-        lines.append(
-            '- Back-test, precision@15 % for "grew" pooled over cutoffs (95 % CI): '
-            + ", ".join(parts)
-            + "."
-        )
-    effects = _read(folder, "04_growth_drivers__effects_joint")
-    if effects is not None:
-        credible = effects[effects["q_value"] < 0.05]
-        named = (
-            ", ".join(
-                f"{row['criterion']} ({row['coef']:+.2f} per SD)" for _, row in credible.iterrows()
-            )
-            or "none"
-        )
-        lines.append(f"- Criteria with a credible joint effect on log growth (q < 0.05): {named}.")
-    agree = _read(folder, "03_segments_vs_rules__segments_vs_rules_agreement")
-    sep = _read(folder, "03_segments_vs_rules__outcome_separation")
-    if agree is not None and sep is not None:
-        a = agree.set_index("comparison")
-        g = sep[sep["outcome"] == "growth_dh"].set_index("partition")
-        lines.append(
-            f"- Segments vs rules: agreement with tiers ARI {a.iloc[0]['ARI']:.3f}; "
-            "future growth separated (epsilon²) by "
-            + ", ".join(
-                f"{p} {row['epsilon2']:.3f} (p = {row['p_value']:.2g})" for p, row in g.iterrows()
-            )
-            + "."
-        )
-    params = _read(folder, "06_clv__model_params")
-    holdout = _read(folder, "06_clv__holdout_check")
-    if params is not None:
-        for model in params["model"].unique():
-            p = params[params["model"] == model]
-            lines.append(
-                f"- {model}: "
-                + ", ".join(f"{row['parameter']} {row['estimate']:.4g}" for _, row in p.iterrows())
-                + "."
-            )
-    if holdout is not None:
-        total = holdout[holdout["frequency"].astype(str) == "total"].iloc[0]
-        lines.append(
-            f"- Holdout check: {total['predicted_total']:,.0f} repeat purchases "
-            f"predicted vs {total['actual_total']:,.0f} actual "
-            f"({total['predicted_total'] / total['actual_total'] - 1:+.1%})."
-        )
-    return "\n".join(lines) + "\n"
+    return summarize(run)

@@ -1,23 +1,30 @@
-"""``kamlab run``: execute the numbered notebooks with papermill into a self-contained run folder.
+"""``kamlab run``: execute the numbered notebooks on one dataset into a self-contained run folder.
 
 A run folder holds::
 
-    manifest.json      what ran, on which inputs (sha256), with which parameters and versions
+    index.html         the run at a glance: data, dates, parameters, summary, links
+    manifest.json      what ran, on which inputs (sha256), dates, parameters and versions
     notebooks/         the executed notebooks
-    html/              each notebook as HTML without code, for readers
+    html/              each notebook as a report without code
     tables/            tables the notebooks published (CSV and Parquet), see kamlab.report
     figures/           figures (PNG and SVG)
-    logs/              each kernel's own stderr (startup notices, crashes)
-    data/              the converted contract tables, when the input came through an adapter
+    logs/              each kernel's own stderr
+    data/              the contract tables, when the input was converted (adapter or import)
 
-It is assembled in ``.<name>.partial`` beside the target and renamed into place only when every
-notebook succeeded. A failed run is kept as ``<name>.failed`` with ``"status": "failed"`` in its
-manifest, and :class:`RunFailed` says which notebook and cell failed with which error.
+The data are loaded and validated once; the notebooks read that snapshot. The folder is
+assembled beside the target and moved into place only when every notebook succeeded.
+
+kamlab never deletes what it did not create: ``--out`` must not be the data folder, lie inside
+it or contain it; an existing folder is replaced only when it is a kamlab run folder and
+``replace=True`` (the old folder is kept until the new one is complete); a subset of
+notebooks run into an existing run folder of the same data and dates updates just those
+notebooks.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import os
 import re
@@ -26,15 +33,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kamlab._io import atomic_write, sha256_file
 
 __all__ = [
     "NOTEBOOK_DIR",
     "RunFailed",
-    "execute_notebook",
+    "RunRefused",
     "find_notebooks",
     "refresh_notebooks",
     "resolve_parameters",
@@ -45,8 +53,7 @@ __all__ = [
 #: The notebooks shipped with the source tree.
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 _NUMBERED = re.compile(r"^(\d\d)_.+\.ipynb$")
-#: Parameters every notebook may declare; -p and the shared section of --params set them.
-SHARED_PARAMETERS = ("data_dir", "cutoff", "horizon_days", "seed")
+MANIFEST = "manifest.json"
 REPORTED_PACKAGES = (
     "kamlab",
     "pandas",
@@ -58,7 +65,10 @@ REPORTED_PACKAGES = (
     "seaborn",
     "pandera",
     "pyarrow",
+    "duckdb",
+    "ibis-framework",
     "papermill",
+    "nbclient",
     "nbconvert",
 )
 
@@ -71,6 +81,11 @@ class RunFailed(RuntimeError):
         self.folder = folder
 
 
+class RunRefused(ValueError):
+    """``kamlab run`` refused to start (the reason is the message); nothing was written."""
+
+
+# ----------------------------------------------------------------------------- notebooks
 def find_notebooks(folder: Path = NOTEBOOK_DIR, selection: Sequence[str] | None = None):
     """The numbered notebooks in ``folder`` in order, optionally only those selected by number
     (``"01"``) or name (``"01_portfolio"``)."""
@@ -89,8 +104,8 @@ def find_notebooks(folder: Path = NOTEBOOK_DIR, selection: Sequence[str] | None 
 
 
 def strip_volatile_metadata(path: str | os.PathLike) -> None:
-    """Remove what changes on every execution (papermill timings, execution timestamps) so
-    that the same inputs give a byte-identical notebook."""
+    """Remove what changes on every execution (papermill and nbclient timings, random cell ids
+    of injected cells) so the same inputs give a byte-identical notebook."""
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
@@ -98,6 +113,8 @@ def strip_volatile_metadata(path: str | os.PathLike) -> None:
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if cell.metadata.get("tags") == []:
+            del cell.metadata["tags"]  # papermill's loader adds empty tag lists
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell["id"] = "injected-parameters"  # papermill draws a random id each run
         if cell.cell_type == "code":
@@ -124,214 +141,37 @@ def _coalesce_streams(outputs: list) -> list:
     return merged
 
 
-def _kernel_manager_class():
-    """A kernel manager that sends the kernel process's own stderr (transport notices,
-    shutdown chatter) to the file named by ``KAMLAB_KERNEL_LOG`` instead of the terminal.
-    Cell errors and outputs travel as messages and are unaffected."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class LoggedKernelManager(AsyncKernelManager):
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            log = os.environ.get("KAMLAB_KERNEL_LOG")
-            if not log:
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
-            Path(log).parent.mkdir(parents=True, exist_ok=True)
-            with open(log, "ab") as handle:  # the child keeps its own copy of the descriptor
-                kw["stderr"] = handle
-                return await super()._async_launch_kernel(kernel_cmd, **kw)
-
-    return LoggedKernelManager
-
-
-def execute_notebook(
-    src, dst, parameters: Mapping[str, object] | None = None, cwd: str | os.PathLike | None = None
-) -> Path:
-    """Execute ``src`` with papermill into ``dst`` (may equal ``src``) and strip volatile
-    metadata."""
-    import papermill as pm
-
-    src, dst = Path(src), Path(dst)
-    pm.execute_notebook(
-        str(src),
-        str(dst),
-        parameters=dict(parameters or {}) or None,
-        cwd=str(cwd or src.parent),
-        progress_bar=False,
-        log_output=False,
-        kernel_name="python3",
-        kernel_manager_class=_kernel_manager_class(),
-    )
-    strip_volatile_metadata(dst)
-    return dst
-
-
 def refresh_notebooks(
     selection: Sequence[str] | None = None, folder: Path = NOTEBOOK_DIR
 ) -> list[Path]:
-    """Re-execute the committed notebooks in place with their default parameters (what nbval
-    compares against)."""
+    """Re-execute the committed notebooks in place, each on a fresh kernel, with their default
+    parameters (what nbval compares against)."""
+    from kamlab._execute import execute_fresh
+
     books = find_notebooks(folder, selection)
     for book in books:
         print(f"refreshing {book.name}", file=sys.stderr)
-        execute_notebook(book, book)
+        result = execute_fresh(book, book)
+        if result.status != "ok":
+            raise RunFailed(f"{book.name} failed in cell {result.cell}: {result.error}")
     return books
 
 
-def _coerce(value):
-    """Parameters from the command line arrive as text; give numbers, booleans and lists
-    their type by YAML rules (``3`` → int, ``[1, 2]`` → list, ``true`` → bool)."""
-    if not isinstance(value, str):
-        return value
-    import yaml
-
-    try:
-        parsed = yaml.safe_load(value)
-    except yaml.YAMLError:
-        return value
-    # Dates stay text (notebooks parse them); a mapping is never a parameter value.
-    return value if isinstance(parsed, (dict, _dt.date)) else parsed
-
-
-def declared_parameters(notebook: Path) -> dict:
+# ----------------------------------------------------------------------------- parameters
+def declared_parameters(notebook: Path) -> dict[str, Any]:
     """Names and default values in the notebook's cell tagged ``parameters``."""
+    path = Path(notebook).resolve()
+    return dict(_declared(path, path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=64)
+def _declared(path: Path, mtime_ns: int) -> tuple[tuple[str, Any], ...]:
     import papermill as pm
 
-    return {name: spec.get("default") for name, spec in pm.inspect_notebook(str(notebook)).items()}
-
-
-def resolve_parameters(
-    books: Sequence[Path], params_file=None, overrides: Mapping[str, object] | None = None
-) -> dict[str, dict]:
-    """The parameters to inject into each notebook.
-
-    ``params_file`` (YAML) holds shared parameters at the top level and per-notebook ones under
-    the notebook's number or name (``"03": {n_boot: 200}``); ``overrides`` (``-p``) win over
-    both. A notebook only receives the parameters it declares; a parameter that no selected
-    notebook declares is an error, so a typo never passes silently.
-    """
-    import yaml
-
-    config = {}
-    if params_file is not None:
-        with open(params_file, encoding="utf-8") as handle:
-            config = yaml.safe_load(handle) or {}
-        if not isinstance(config, dict):
-            raise ValueError(f"{params_file}: expected a mapping of parameter names to values")
-    per_book_keys = {b.stem for b in books} | {b.name[:2] for b in books}
-    shared = {k: v for k, v in config.items() if str(k) not in per_book_keys}
-    shared.update({k: _coerce(v) for k, v in (overrides or {}).items()})
-    declared = {b: declared_parameters(b) for b in books}
-    known = set().union(*(d.keys() for d in declared.values())) if declared else set()
-    unknown = sorted(set(shared) - known - {"data_dir"})
-    if unknown:
-        raise ValueError(
-            f"unknown parameter{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(unknown)}; the selected notebooks declare: "
-            f"{', '.join(sorted(known))}"
-        )
-    resolved = {}
-    for book in books:
-        specific = {**config.get(book.name[:2], {}), **config.get(book.stem, {})}
-        bad = sorted(set(specific) - set(declared[book]))
-        if bad:
-            raise ValueError(f"{book.stem} does not declare parameter(s) {', '.join(bad)}")
-        merged = {**shared, **specific, **{k: _coerce(v) for k, v in (overrides or {}).items()}}
-        resolved[book.stem] = {k: v for k, v in merged.items() if k in declared[book]}
-    return resolved
-
-
-DATE_PARAMETERS = (
-    "cutoff",
-    "horizon_days",
-    "review_cutoff",
-    "previous_cutoff",
-    "cutoffs",
-    "calibration_end",
-)
-
-
-def data_defaults(start, end) -> dict:
-    """Time parameters that fit data running from ``start`` to ``end``: the cutoff at the month
-    start nearest the middle, the horizon to the end, earlier quarterly cutoffs for back-tests
-    (each with at least 90 days of history), a review one quarter earlier, and the CLV
-    calibration ending the day before the cutoff."""
-    import pandas as pd
-
-    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
-    middle = start + (end - start) / 2
-    cutoff = (middle + pd.Timedelta(days=15)).to_period("M").start_time
-    earliest = start + pd.Timedelta(days=90)
-    cutoffs = [
-        c
-        for c in (cutoff - pd.DateOffset(months=6), cutoff - pd.DateOffset(months=3), cutoff)
-        if c >= earliest
-    ]
-    review = max(cutoff - pd.DateOffset(months=3), earliest)
-    return {
-        "cutoff": cutoff.date().isoformat(),
-        "horizon_days": int((end - cutoff).days + 1),
-        "review_cutoff": review.date().isoformat(),
-        "previous_cutoff": review.date().isoformat(),
-        "cutoffs": [c.date().isoformat() for c in cutoffs],
-        "calibration_end": (cutoff - pd.Timedelta(days=1)).date().isoformat(),
-    }
-
-
-def _fits(defaults: Mapping, start, end) -> bool:
-    """Whether a notebook's own time parameters lie inside the data."""
-    import pandas as pd
-
-    start, end = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
-    dates = [
-        defaults[k]
-        for k in ("cutoff", "review_cutoff", "previous_cutoff", "calibration_end")
-        if k in defaults
-    ]
-    dates += list(defaults.get("cutoffs") or [])
-    horizon = pd.Timedelta(days=int(defaults.get("horizon_days") or 0))
-    return all(
-        start < pd.Timestamp(d) and pd.Timestamp(d) + horizon <= end + pd.Timedelta(days=1)
-        for d in dates
+    return tuple(
+        (name, _literal(spec.get("default")))
+        for name, spec in pm.inspect_notebook(str(path)).items()
     )
-
-
-def adapt_time_parameters(
-    books, resolved: dict[str, dict], overrides: Mapping, start, end, progress: bool = True
-) -> dict[str, dict]:
-    """Replace a notebook's default dates with :func:`data_defaults` when they do not fit the
-    data (e.g. the sample's 2024 cutoff on 2011 invoices); explicit overrides always win."""
-    fitted = data_defaults(start, end)
-    for book in books:
-        declared = declared_parameters(book)
-        defaults = {k: _literal(declared[k]) for k in DATE_PARAMETERS if k in declared}
-        own = {**defaults, **{k: v for k, v in resolved[book.stem].items() if k in DATE_PARAMETERS}}
-        _keep_reviews_before_cutoff(book, defaults, own, resolved[book.stem], overrides)
-        if not own or _fits(own, start, end):
-            continue
-        chosen = {k: fitted[k] for k in own if k not in overrides}
-        resolved[book.stem].update(chosen)
-        if progress and chosen:
-            print(
-                f"{book.stem}: its default dates do not fit the data "
-                f"({pd_date(start)} … {pd_date(end)}); using "
-                + ", ".join(f"{k}={v}" for k, v in chosen.items()),
-                file=sys.stderr,
-            )
-    return resolved
-
-
-def _keep_reviews_before_cutoff(book, defaults, own, chosen, overrides) -> None:
-    """A new ``cutoff`` alone moves the notebook's earlier review date with it, keeping the
-    default gap, so ``-p cutoff=...`` never puts the previous review after the current one."""
-    import pandas as pd
-
-    if "cutoff" not in overrides or "cutoff" not in defaults:
-        return
-    for key in ("previous_cutoff", "review_cutoff"):
-        if key in defaults and key not in overrides:
-            gap = pd.Timestamp(defaults["cutoff"]) - pd.Timestamp(defaults[key])
-            moved = (pd.Timestamp(own["cutoff"]) - gap).date().isoformat()
-            own[key] = chosen[key] = moved
 
 
 def _literal(value):
@@ -346,12 +186,223 @@ def _literal(value):
     return value
 
 
-def pd_date(value) -> str:
-    import pandas as pd
+def _coerce(value):
+    """Parameters from the command line arrive as text; give numbers, booleans and lists
+    their type by YAML rules (``3`` → int, ``[1, 2]`` → list, ``true`` → bool)."""
+    if not isinstance(value, str):
+        return value
+    import yaml
 
-    return pd.Timestamp(value).date().isoformat()
+    try:
+        parsed = yaml.safe_load(value)
+    except (yaml.YAMLError, ValueError):  # e.g. '2024-13-01' fails YAML's date constructor
+        return value
+    # Dates stay text (notebooks parse them); a mapping is never a parameter value.
+    return value if isinstance(parsed, dict | _dt.date) or parsed is None else parsed
 
 
+def _read_params_file(path) -> dict:
+    from kamlab._io import read_yaml
+
+    config = read_yaml(path, "parameters file")
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"{Path(path).name}: expected a mapping of parameter names to values "
+            f"(e.g. 'seed: 1'), got a {type(config).__name__}"
+        )
+    return config
+
+
+def resolve_parameters(
+    books: Sequence[Path], params_file=None, overrides: Mapping[str, object] | None = None
+) -> dict[str, dict]:
+    """The parameters to inject into each notebook.
+
+    ``params_file`` (YAML) holds shared parameters at the top level and per-notebook ones under
+    the notebook's number or name (``"03": {n_boot: 200}``); ``overrides`` (``-p``) win over
+    both. A notebook only receives the parameters it declares; a parameter that no selected
+    notebook declares, a value of the wrong type or an invalid run parameter (a date that is
+    no date, ``seed=abc``) is refused with a message naming the parameter.
+    """
+    from kamlab.report import TIMELINE_PARAMETERS, check_parameter
+
+    config = _read_params_file(params_file) if params_file is not None else {}
+    config = {str(k): v for k, v in config.items()}
+    per_book_keys = {b.stem for b in books} | {b.name[:2] for b in books}
+    all_numbers = {p.name[:2] for p in find_notebooks(books[0].parent)} if books else set()
+    for key, value in config.items():
+        if (key in per_book_keys or key in all_numbers) and not isinstance(value, dict):
+            raise ValueError(
+                f"{Path(params_file).name}: '{key}' must hold the parameters of "
+                f"notebook {key} as a mapping (e.g. '\"{key}\": {{seed: 1}}'), "
+                f"got {value!r}"
+            )
+    shared = {k: v for k, v in config.items() if k not in per_book_keys | all_numbers}
+    overrides = {k: _coerce(v) for k, v in (overrides or {}).items()}
+    shared.update(overrides)
+    declared = {b: declared_parameters(b) for b in books}
+    known = set().union(*(d.keys() for d in declared.values())) if declared else set()
+    unknown = sorted(set(shared) - known - {"data_dir", *TIMELINE_PARAMETERS})
+    if unknown:
+        hint = ""
+        if "cutoff" in unknown:
+            hint = (
+                " ('cutoff' is derived from the review date: set as_of, and analyses "
+                "that need outcomes use as_of minus horizon_days)"
+            )
+        raise ValueError(
+            f"unknown parameter{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(unknown)}{hint}; the selected notebooks declare: "
+            f"{', '.join(sorted(known))}"
+        )
+    for name in TIMELINE_PARAMETERS:  # run-level: checked even where no notebook declares it
+        if name in shared:
+            check_parameter(name, shared[name], None)
+    resolved = {}
+    for book in books:
+        specific = {**config.get(book.name[:2], {}), **config.get(book.stem, {})}
+        bad = sorted(set(specific) - set(declared[book]))
+        if bad:
+            raise ValueError(f"{book.stem} does not declare parameter(s) {', '.join(bad)}")
+        merged = {**shared, **specific, **overrides}
+        chosen = {k: v for k, v in merged.items() if k in declared[book]}
+        for name, value in chosen.items():
+            chosen[name] = check_parameter(name, value, declared[book][name], book.stem)
+        resolved[book.stem] = chosen
+    return resolved
+
+
+def _run_level(params_file, overrides) -> dict[str, Any]:
+    """The run's as_of / horizon_days / review_interval as given (file, then -p)."""
+    from kamlab.report import TIMELINE_PARAMETERS
+
+    config = _read_params_file(params_file) if params_file is not None else {}
+    given = {**config, **{k: _coerce(v) for k, v in (overrides or {}).items()}}
+    return {k: given[k] for k in TIMELINE_PARAMETERS if k in given}
+
+
+# ----------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class _Data:
+    label: str  # names the run folder: runs/<label>/<as_of>
+    spec: str  # what the user passed
+    folder: Path | None  # a contract folder read in place (None when converted)
+    inputs: tuple[Path, ...]  # files whose sha256 the manifest records
+
+
+def _adapters():
+    from kamlab import datasets
+
+    return datasets.ADAPTERS
+
+
+def _resolve_data(data: str | os.PathLike, mapping) -> _Data:
+    text = str(data)
+    kind, _, rest = text.partition(":")
+    if rest and (kind in _adapters() or kind == "invoices"):
+        source = Path(rest).expanduser().resolve()
+        if not source.exists():
+            raise RunRefused(f"--data {text}: {source} does not exist")
+        if kind == "invoices" and mapping is None:
+            raise RunRefused(
+                f"--data {text}: an invoice export needs --map MAPPING.yaml (run "
+                f"'kamlab import {rest}' to propose one)"
+            )
+        inputs = (
+            [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        )
+        if mapping is not None:
+            inputs.append(Path(mapping).resolve())
+        return _Data(re.sub(r"[^A-Za-z0-9_.-]+", "_", source.stem), text, None, tuple(inputs))
+    if mapping is not None:
+        raise RunRefused("--map applies to invoice exports only (--data invoices:EXPORT)")
+    folder = Path(text).expanduser().resolve()
+    if not folder.exists():
+        raise RunRefused(f"--data {text}: no such folder or file")
+    return _Data(folder.stem, text, folder, ())
+
+
+def _load(data: _Data, mapping, staging: Path | None):
+    """The validated dataset and, for converted inputs, the contract folder written for it."""
+    from kamlab.data import load_dataset
+
+    if data.folder is not None:
+        return load_dataset(data.folder), data.folder
+    kind, _, rest = data.spec.partition(":")
+    source = Path(rest).expanduser().resolve()
+    assert staging is not None
+    target = staging / "data"
+    if kind == "invoices":
+        from kamlab.invoices import import_invoices, write_import
+
+        write_import(import_invoices(source, mapping), target)
+    else:
+        from kamlab.datasets import write_dataset
+
+        write_dataset(_adapters()[kind](source), target)
+    return load_dataset(target), target
+
+
+# ----------------------------------------------------------------------------- safety
+def is_run_folder(path: Path) -> bool:
+    """True when ``path`` holds a manifest written by ``kamlab run``."""
+    manifest = path / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        return "kamlab_version" in json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+
+
+def _within(a: Path, b: Path) -> bool:
+    return a == b or b in a.parents
+
+
+def _check_out(out: Path, data: _Data) -> None:
+    """Refuse an output folder that would touch the data or a file, before any work."""
+    protected = [data.folder] if data.folder is not None else []
+    protected += [p.parent if p.is_file() else p for p in data.inputs[:1]]
+    for place in protected:
+        if _within(out, place) or _within(place, out):
+            raise RunRefused(
+                f"--out {out} {'is' if out == place else 'overlaps'} the data "
+                f"({place}): a run folder must lie outside the data it reads, "
+                f"and must not contain it"
+            )
+    if out.exists() and not out.is_dir():
+        raise RunRefused(f"--out {out} is a file, not a folder")
+    for parent in out.parents:
+        if parent.exists() and not parent.is_dir():
+            raise RunRefused(f"--out {out}: {parent} is a file, not a folder")
+
+
+def _mode(out: Path, replace: bool, subset: bool) -> str:
+    """``"new"``, ``"replace"`` or ``"update"`` (a subset into an existing run folder)."""
+    if not out.exists():
+        return "new"
+    if not any(out.iterdir()):
+        return "new"
+    if not is_run_folder(out):
+        raise RunRefused(
+            f"--out {out} exists and is not a kamlab run folder (no kamlab "
+            f"manifest.json); kamlab only replaces folders it created. Choose "
+            f"another --out."
+        )
+    if subset and not replace:
+        return "update"
+    if not replace:
+        raise RunRefused(
+            f"--out {out} already holds a kamlab run; pass --replace to replace "
+            f"it (it is kept until the new run is complete), or choose another "
+            f"--out"
+        )
+    return "replace"
+
+
+# ----------------------------------------------------------------------------- the run
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(
@@ -360,10 +411,11 @@ def _git_commit() -> str | None:
             capture_output=True,
             text=True,
             timeout=10,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+    return (out.stdout.strip() or None) if out.returncode == 0 else None
 
 
 def _versions() -> dict[str, str]:
@@ -383,99 +435,40 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
-def _export_html(notebook: Path, target: Path) -> None:
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
-    )
-    body, _ = exporter.from_filename(str(notebook))
-    atomic_write(target, lambda tmp: tmp.write_text(body, encoding="utf-8"))
+def _write_manifest(path: Path, manifest: dict) -> None:
+    text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+def default_out(label: str, as_of) -> Path:
+    """``runs/<data>/<as_of>``: a refresh next month sits beside this month's run."""
+    import pandas as pd
 
-
-def _run_one(book: str, staging: str, params: dict, threads: int | None = None) -> dict:
-    """Execute one notebook (in this or a worker process) and describe the outcome."""
-    import papermill as pm
-
-    if threads is not None:
-        # Parallel notebooks whose BLAS/OpenMP pools each take every core oversubscribe the
-        # machine (seen: k-means 10x slower); give each kernel its share unless the user set it.
-        for name in THREAD_VARIABLES:
-            os.environ.setdefault(name, str(threads))
-    os.environ["KAMLAB_RUN_DIR"] = staging
-    os.environ["KAMLAB_NOTEBOOK"] = Path(book).stem
-    os.environ["KAMLAB_KERNEL_LOG"] = str(Path(staging) / "logs" / f"{Path(book).stem}.log")
-    started = time.perf_counter()
-    target = Path(staging) / "notebooks" / Path(book).name
-    result = {"notebook": Path(book).name, "parameters": params}
-    try:
-        execute_notebook(book, target, parameters=params, cwd=Path(book).parent)
-        _export_html(target, Path(staging) / "html" / f"{Path(book).stem}.html")
-        result["status"] = "ok"
-    except pm.PapermillExecutionError as exc:
-        result.update(status="failed", cell=exc.exec_count, error=f"{exc.ename}: {exc.evalue}")
-    except Exception as exc:  # kernel died, notebook unreadable, ...
-        result.update(status="failed", cell=None, error=f"{type(exc).__name__}: {exc}")
-    finally:
-        for name in ("KAMLAB_RUN_DIR", "KAMLAB_NOTEBOOK", "KAMLAB_KERNEL_LOG"):
-            os.environ.pop(name, None)
-    result["seconds"] = round(time.perf_counter() - started, 2)
-    return result
-
-
-def _prepare_data(data: str | os.PathLike, staging: Path):
-    """Resolve ``data`` to a contract folder: a folder as is, or ``adapter:PATH`` converted
-    into ``<run>/data``. Returns (folder, ledger rows, input files)."""
-    from kamlab.data import load_dataset
-
-    text = str(data)
-    adapter, _, rest = text.partition(":")
-    if rest and adapter in _adapters():
-        source = Path(rest).expanduser().resolve()
-        dataset = _adapters()[adapter](source)
-        folder = staging / "data"
-        from kamlab.datasets import write_dataset
-
-        write_dataset(dataset, folder)
-        inputs = (
-            [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
-        )
-    else:
-        folder = Path(text).expanduser().resolve()
-        dataset = load_dataset(folder)  # refuse data that break the contract before running
-        inputs = sorted(Path(f) for f in dataset.files.values())
-    return folder, dataset, inputs
-
-
-def _adapters():
-    from kamlab import datasets
-
-    return datasets.ADAPTERS
+    return Path("runs") / label / pd.Timestamp(as_of).date().isoformat()
 
 
 def run_notebooks(
     data: str | os.PathLike,
-    out: str | os.PathLike,
+    out: str | os.PathLike | None = None,
     *,
     parameters: Mapping[str, object] | None = None,
     params_file: str | os.PathLike | None = None,
     notebooks: Sequence[str] | None = None,
     notebook_dir: str | os.PathLike = NOTEBOOK_DIR,
     jobs: int = 1,
+    replace: bool = False,
+    mapping: str | os.PathLike | None = None,
     progress: bool = True,
 ) -> Path:
-    """Execute the notebooks on ``data`` and assemble the run folder ``out``.
+    """Execute the notebooks on ``data`` and assemble the run folder.
 
     Parameters
     ----------
     data : path or str
-        A folder in the data contract, or ``ADAPTER:PATH`` for a public dataset
-        (``online-retail:…/online_retail.parquet``, ``cdnow:…/CDNOW_master.txt``).
-    out : path
-        The run folder to create (replaced when it exists).
+        A folder in the data contract, ``invoices:EXPORT`` (with ``mapping``) or
+        ``ADAPTER:PATH`` for a public dataset (``online-retail:…``, ``cdnow:…``).
+    out : path, optional
+        The run folder; default ``runs/<data name>/<as_of>``.
     parameters : mapping, optional
         Parameter overrides for every notebook that declares them (``-p NAME=VALUE``).
     params_file : path, optional
@@ -483,8 +476,11 @@ def run_notebooks(
     notebooks : sequence of str, optional
         Numbers or names to run (default: all numbered notebooks).
     jobs : int
-        Notebooks executed in parallel. Notebooks read only the input data, so order matters
-        only for the progress display and the manifest, which follow notebook numbers.
+        Notebooks executed in parallel, each worker on one long-lived kernel.
+    replace : bool
+        Replace an existing run folder at ``out`` (kept until the new run is complete).
+    mapping : path, optional
+        The mapping YAML of an ``invoices:`` export.
 
     Returns
     -------
@@ -493,81 +489,73 @@ def run_notebooks(
 
     Raises
     ------
+    RunRefused
+        Before any work, when the data, parameters or ``out`` are unusable.
     RunFailed
         When a notebook fails; the partial folder is kept as ``<out>.failed``.
     """
-    out = Path(out).resolve()
+    from kamlab import report
+    from kamlab.timeline import Timeline
+
     books = find_notebooks(Path(notebook_dir), notebooks)
     if not books:
-        raise ValueError(f"no numbered notebooks found in {notebook_dir}")
-    staging = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    for sub in ("notebooks", "html", "tables", "figures"):
-        (staging / sub).mkdir(parents=True)
+        raise RunRefused(f"no numbered notebooks found in {notebook_dir}")
+    if jobs < 1:
+        raise RunRefused(f"--jobs must be at least 1, got {jobs}")
+    source = _resolve_data(data, mapping)
+    if out is not None:
+        _check_out(Path(out).expanduser().resolve(), source)
+    per_book = resolve_parameters(books, params_file, parameters)
+    run_level = _run_level(params_file, parameters)
+
+    staging: Path | None = None
     started = _now()
-    folder, dataset, inputs = _prepare_data(data, staging)
-    ledger = dataset.ledger
-    per_book = resolve_parameters(
-        books, params_file, {**(parameters or {}), "data_dir": str(folder)}
-    )
-    per_book = adapt_time_parameters(
-        books, per_book, parameters or {}, dataset.start, dataset.end, progress
-    )
-    manifest = {
-        "kamlab_version": _versions().get("kamlab"),
-        "git_commit": _git_commit(),
-        "data": str(data),
-        "inputs": {p.name: sha256_file(p) for p in inputs},
-        "data_quality_ledger": ledger.to_dict("records"),
-        # Effective values (the notebook's defaults with the injected ones on top), and what
-        # was injected, so a run can be repeated exactly.
-        "parameters": {
-            b.stem: {
-                **{k: _literal(v) for k, v in declared_parameters(b).items()},
-                **per_book[b.stem],
-            }
-            for b in books
-        },
-        "injected_parameters": per_book,
-        "packages": _versions(),
-        "started": started,
-        "notebooks": [],
-        "status": "running",
-    }
-    results = []
+    clock = time.perf_counter()
+    try:
+        if source.folder is None:  # converted inputs go into the run folder: stage first
+            staging = _staging_for(out, source)
+        dataset, folder = _load(source, mapping, staging)
+        effective = {b.stem: {**declared_parameters(b), **per_book[b.stem]} for b in books}
+        timeline = Timeline.from_dataset(
+            dataset, **{**report.timeline_arguments(effective), **run_level}
+        )
+        if out is None:
+            out = default_out(source.label, timeline.as_of)
+        out = Path(out).expanduser().resolve()
+        _check_out(out, source)
+        mode = _mode(out, replace, notebooks is not None)
+        if mode == "update":
+            _check_same_run(out, dataset, timeline, per_book)
+        if staging is None:
+            staging = _staging_for(out, source)
+        elif staging.name != f".{out.name}.partial":
+            staging = _move_staging(staging, out)
+        for sub in ("notebooks", "html", "tables", "figures", "logs"):
+            (staging / sub).mkdir(parents=True, exist_ok=True)
+        snapshot = report.write_snapshot(dataset, staging / ".snapshot")
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+    load_seconds = round(time.perf_counter() - clock, 2)
+
+    for book in books:
+        per_book[book.stem] = {"data_dir": str(folder), **per_book[book.stem]}
+    manifest = _manifest(source, dataset, timeline, books, per_book, started, load_seconds)
     if progress:
-        print(f"kamlab run: {len(books)} notebook(s) on {data} → {out}", file=sys.stderr)
-    if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            threads = max(1, (os.cpu_count() or 1) // jobs)
-            futures = [
-                pool.submit(_run_one, str(b), str(staging), per_book[b.stem], threads)
-                for b in books
-            ]
-            for future in futures:
-                results.append(future.result())
-                _report(results[-1], len(results), len(books), progress)
-    else:
-        for book in books:
-            if progress:
-                print(
-                    f"[{len(results) + 1}/{len(books)}] {book.name} ...",
-                    end="",
-                    flush=True,
-                    file=sys.stderr,
-                )
-            results.append(_run_one(str(book), str(staging), per_book[book.stem]))
-            _report(results[-1], len(results), len(books), progress, inline=True)
-            if results[-1]["status"] != "ok":
-                break
+        print(
+            f"kamlab run: {len(books)} notebook(s) on {data} → {out}\n  {timeline.describe()}",
+            file=sys.stderr,
+        )
+    results = _execute(books, per_book, staging, snapshot, folder, jobs, progress)
+    shutil.rmtree(staging / ".snapshot", ignore_errors=True)
     manifest["notebooks"] = results
     manifest["finished"] = _now()
     failed = [r for r in results if r["status"] != "ok"]
     manifest["status"] = "failed" if failed else "ok"
-    _write_manifest(staging / "manifest.json", manifest)
     if failed:
-        target = out.with_name(f"{out.name}.failed")
-        shutil.rmtree(target, ignore_errors=True)
+        _write_manifest(staging / MANIFEST, manifest)
+        target = _free_name(out.with_name(f"{out.name}.failed"))
         staging.rename(target)
         first = failed[0]
         where = f"cell {first['cell']}" if first.get("cell") else "before any cell ran"
@@ -577,29 +565,214 @@ def run_notebooks(
             f"executed notebook for the full traceback)",
             target,
         )
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+    if mode == "update":
+        _merge_into(out, staging, manifest, books)
+    else:
+        _write_manifest(staging / MANIFEST, manifest)
+        report.write_index(staging)
+        _put_in_place(staging, out)
     if progress:
-        total = sum(r["seconds"] for r in results)
+        total = time.perf_counter() - clock
         print(f"done: {len(results)} notebook(s) in {total:.1f} s → {out}", file=sys.stderr)
     return out
 
 
-def _report(result: dict, index: int, total: int, progress: bool, inline: bool = False) -> None:
-    if not progress:
-        return
-    status = "done" if result["status"] == "ok" else "FAILED"
-    text = f" {status} in {result['seconds']:.1f} s"
-    if inline:
-        print(text, file=sys.stderr)
+def _staging_for(out: Path | None, source: _Data) -> Path:
+    """A fresh staging folder beside ``out`` (or in ``runs/`` when ``out`` is not known yet)."""
+    base = (
+        Path(out).expanduser().resolve()
+        if out is not None
+        else Path("runs").resolve() / source.label / ".incoming"
+    )
+    staging = base.with_name(f".{base.name}.partial")
+    if staging.exists():
+        if not (staging / ".kamlab-staging").is_file():
+            raise RunRefused(
+                f"{staging} exists and was not made by kamlab; remove it or choose another --out"
+            )
+        shutil.rmtree(staging)  # an interrupted run of ours
+    staging.mkdir(parents=True)
+    (staging / ".kamlab-staging").write_text("made by kamlab run\n", encoding="utf-8")
+    return staging
+
+
+def _move_staging(staging: Path, out: Path) -> Path:
+    target = out.with_name(f".{out.name}.partial")
+    if target.exists():
+        if not (target / ".kamlab-staging").is_file():
+            raise RunRefused(f"{target} exists and was not made by kamlab")
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(target)
+    try:
+        staging.parent.rmdir()  # runs/<label>/ when it held nothing else
+    except OSError:
+        pass
+    return target
+
+
+def _free_name(path: Path) -> Path:
+    """``path`` itself when free or an earlier failed run of ours, else ``path-2``, ``-3``..."""
+    candidate, n = path, 1
+    while candidate.exists():
+        if is_run_folder(candidate):
+            shutil.rmtree(candidate)
+            return candidate
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+def _put_in_place(staging: Path, out: Path) -> None:
+    """Move the finished run into place; an old run folder is removed only afterwards."""
+    (staging / ".kamlab-staging").unlink(missing_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        if any(out.iterdir()) and not is_run_folder(out):  # re-checked: never delete foreign files
+            raise RunRefused(
+                f"{out} changed during the run and is no longer a kamlab run "
+                f"folder; the new run is kept in {staging}"
+            )
+        old = out.with_name(f".{out.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old)
     else:
-        print(f"[{index}/{total}] {result['notebook']}{text}", file=sys.stderr)
+        staging.rename(out)
 
 
-def _write_manifest(path: Path, manifest: dict) -> None:
-    text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+def _manifest(source: _Data, dataset, timeline, books, per_book, started, load_seconds) -> dict:
+    from kamlab import report
+
+    inputs = list(source.inputs) or sorted(Path(f) for f in dataset.files.values())
+    return {
+        "kamlab_version": _versions().get("kamlab"),
+        "git_commit": _git_commit(),
+        "data": source.spec,
+        "data_label": source.label,
+        "inputs": {p.name: sha256_file(p) for p in inputs if p.is_file()},
+        "source": getattr(dataset, "source", None),
+        "rows": {
+            t: int(len(getattr(dataset, t)))
+            for t in ("accounts", "transactions", "assessments", "interactions")
+        },
+        "data_quality_ledger": json.loads(dataset.ledger.to_json(orient="records")),
+        "dates": timeline.to_dict(),
+        "parameters": {b.stem: {**declared_parameters(b), **per_book[b.stem]} for b in books},
+        "injected_parameters": per_book,
+        "notebook_dates": {b.stem: report.notebook_dates(b.stem, timeline) for b in books},
+        "packages": _versions(),
+        "started": started,
+        "load_seconds": load_seconds,
+        "notebooks": [],
+        "status": "running",
+    }
+
+
+def _execute(
+    books, per_book, staging: Path, snapshot: Path, folder: Path, jobs: int, progress: bool
+) -> list[dict]:
+    from kamlab import report
+    from kamlab._execute import NotebookJob, execute_jobs
+
+    order = sorted(books, key=lambda b: -report.expected_seconds(b.stem))  # longest first
+    work = [
+        NotebookJob(
+            b,
+            staging / "notebooks" / b.name,
+            per_book[b.stem],
+            {
+                "KAMLAB_RUN_DIR": str(staging),
+                "KAMLAB_NOTEBOOK": b.stem,
+                "KAMLAB_SNAPSHOT": str(snapshot),
+                "KAMLAB_DATA_DIR": str(folder),
+            },
+        )
+        for b in order
+    ]
+    count = [0]
+
+    def done(result):
+        count[0] += 1
+        if result.status == "ok":
+            report.export_html(staging, Path(result.notebook).stem)
+        if progress:
+            status = "done" if result.status == "ok" else "FAILED"
+            print(
+                f"[{count[0]}/{len(books)}] {result.notebook} {status} in {result.seconds:.1f} s",
+                file=sys.stderr,
+            )
+
+    threads = max(1, (os.cpu_count() or 1) // max(1, min(jobs, len(books))))
+    results = execute_jobs(
+        work,
+        workers=jobs,
+        threads=threads if jobs > 1 else None,
+        cwd=books[0].parent,
+        log_dir=staging / "logs",
+        on_done=done,
+    )
+    by_name = {r.notebook: r.to_dict() for r in results}
+    return [{**by_name[b.name], "parameters": per_book[b.stem]} for b in books]
+
+
+def _check_same_run(out: Path, dataset, timeline, per_book) -> None:
+    """A subset may update a run folder only when it describes the same data and dates."""
+    old = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    if old.get("status") != "ok":
+        raise RunRefused(f"{out} holds a run that did not complete; pass --replace")
+    if (
+        old.get("dates", {}).get("as_of") != timeline.to_dict()["as_of"]
+        or old.get("dates") != timeline.to_dict()
+    ):
+        raise RunRefused(
+            f"{out} holds a run with other dates ({old.get('dates', {}).get('as_of')}"
+            f" vs {timeline.as_of.date()}); updating some notebooks would mix two "
+            f"runs. Pass --replace to replace it, or choose another --out"
+        )
+    rows = {
+        t: int(len(getattr(dataset, t)))
+        for t in ("accounts", "transactions", "assessments", "interactions")
+    }
+    if old.get("rows") != rows:
+        raise RunRefused(
+            f"{out} holds a run on other data (rows {old.get('rows')} vs {rows}); "
+            f"pass --replace or choose another --out"
+        )
+
+
+def _merge_into(out: Path, staging: Path, manifest: dict, books) -> None:
+    """Replace just the re-run notebooks' files in ``out`` and record the update."""
+    old = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    stems = {b.stem for b in books}
+    for sub in ("notebooks", "html", "tables", "figures", "logs"):
+        for path in (out / sub).glob("*"):
+            if any(path.name.startswith(stem) for stem in stems):
+                path.unlink()
+        for path in (staging / sub).glob("*"):
+            (out / sub).mkdir(exist_ok=True)
+            os.replace(path, out / sub / path.name)
+    entries = {n["notebook"]: n for n in old.get("notebooks", [])}
+    for entry in manifest["notebooks"]:
+        entries[entry["notebook"]] = {**entry, "updated": manifest["finished"]}
+    old["notebooks"] = [entries[k] for k in sorted(entries)]
+    for stem in stems:
+        old.setdefault("parameters", {})[stem] = manifest["parameters"][stem]
+        old.setdefault("injected_parameters", {})[stem] = manifest["injected_parameters"][stem]
+    old.setdefault("updates", []).append(
+        {
+            "notebooks": sorted(stems),
+            "started": manifest["started"],
+            "finished": manifest["finished"],
+        }
+    )
+    _write_manifest(out / MANIFEST, old)
+    from kamlab import report
+
+    report.write_index(out)
+    shutil.rmtree(staging)
 
 
 if __name__ == "__main__":  # python -m kamlab.runner [01 02 ...]: refresh committed notebooks

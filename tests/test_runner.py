@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 import nbformat
 import pytest
 from conftest import reference_path
 
-from kamlab.runner import RunFailed, find_notebooks, resolve_parameters, run_notebooks
+from kamlab.runner import (
+    RunFailed,
+    RunRefused,
+    find_notebooks,
+    resolve_parameters,
+    run_notebooks,
+)
 
 PARAMS = 'data_dir = "../data/sample"\ncutoff = "2023-01-01"\nseed = 0\nfail = False\n'
 BODY = """\
@@ -91,13 +98,14 @@ def test_run_folder_is_complete_and_reproducible(books, sample_dir, tmp_path):
     )
     for rel in (
         "manifest.json",
+        "index.html",
         "notebooks/01_first.ipynb",
         "html/01_first.html",
         "tables/01_first__summary.csv",
         "tables/01_first__summary.parquet",
         "figures/02_second__line.png",
         "figures/02_second__line.svg",
-        "logs/01_first.log",
+        "logs/kernel-1.log",
     ):
         assert (out / rel).is_file(), rel
     manifest = json.loads((out / "manifest.json").read_text())
@@ -108,9 +116,13 @@ def test_run_folder_is_complete_and_reproducible(books, sample_dir, tmp_path):
     assert set(manifest["inputs"]) >= {"accounts.csv", "transactions.csv"}
     assert all(len(v) == 64 for v in manifest["inputs"].values())
     assert [n["status"] for n in manifest["notebooks"]] == ["ok", "ok"]
+    assert manifest["dates"]["as_of"] == "2025-01-01"
+    assert manifest["dates"]["outcome_cutoff"] == "2024-01-01"
+    assert manifest["rows"]["accounts"] == 300
     assert "pandas" in manifest["packages"]
     html = (out / "html" / "01_first.html").read_text()
     assert "load_dataset(data_dir)" not in html  # readers see results, not code
+    assert "back to the run index" in html
     assert not list(tmp_path.glob(".run1*"))  # no staging left behind
     again = run_notebooks(
         sample_dir,
@@ -142,14 +154,17 @@ def test_failed_run_is_kept_marked_and_explained(books, sample_dir, tmp_path):
     manifest = json.loads((failed / "manifest.json").read_text())
     assert manifest["status"] == "failed"
     assert manifest["notebooks"][0]["error"] == "ValueError: planted failure"
+    assert manifest["notebooks"][1]["status"] == "not run"  # nothing new starts after a failure
 
 
-def test_invalid_data_is_refused_before_running(books, tiny_dir, tmp_path):
+def test_invalid_data_is_refused_before_running(books, tiny_dir, tmp_path_factory):
     from kamlab.data import DataContractError
 
+    runs = tmp_path_factory.mktemp("runs")
     (tiny_dir / "transactions.csv").write_text("account_id,date,amount\nA1,2022-01-01,x\n")
     with pytest.raises(DataContractError, match="column 'amount'"):
-        run_notebooks(tiny_dir, tmp_path / "r", notebook_dir=books, progress=False)
+        run_notebooks(tiny_dir, runs / "r", notebook_dir=books, progress=False)
+    assert list(runs.iterdir()) == []  # no .partial left behind
 
 
 def test_adapter_data_spec_converts_into_the_run_folder(books, tmp_path):
@@ -160,46 +175,203 @@ def test_adapter_data_spec_converts_into_the_run_folder(books, tmp_path):
     assert (out / "data" / "transactions.parquet").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["inputs"] == {"CDNOW_sample.txt": manifest["inputs"]["CDNOW_sample.txt"]}
+    assert manifest["dates"]["as_of"] == "1998-07-01"
 
 
-def test_time_parameters_follow_the_data_and_the_cutoff(tmp_path):
-    from kamlab.runner import adapt_time_parameters, data_defaults
+# ------------------------------------------------------------------ never lose data
+def _copy_sample(sample_dir, folder):
+    import shutil
 
-    assert data_defaults("2010-12-01", "2011-12-09") == {
-        "cutoff": "2011-06-01",
-        "horizon_days": 192,
-        "review_cutoff": "2011-03-01",
-        "previous_cutoff": "2011-03-01",
-        "cutoffs": ["2011-03-01", "2011-06-01"],
-        "calibration_end": "2011-05-31",
-    }
-    book = tmp_path / "07_review.ipynb"
-    _notebook(
-        book,
-        'data_dir = "x"\ncutoff = "2024-07-01"\nprevious_cutoff = "2024-01-01"\n'
-        "horizon_days = 180\n",
+    shutil.copytree(sample_dir, folder)
+    return folder
+
+
+@pytest.mark.parametrize("where", ["same", "inside", "parent"])
+def test_out_touching_the_data_is_refused_and_nothing_is_deleted(
+    books, sample_dir, tmp_path, where
+):
+    data = _copy_sample(sample_dir, tmp_path / "data")
+    before = _digest(data)
+    out = {"same": data, "inside": data / "run", "parent": tmp_path}[where]
+    with pytest.raises(RunRefused, match="outside the data"):
+        run_notebooks(data, out, notebook_dir=books, progress=False)
+    assert _digest(data) == before
+    assert not (data / "run").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
+def test_out_that_is_a_file_or_a_foreign_folder_is_refused(books, sample_dir, tmp_path):
+    (tmp_path / "afile").write_text("mine")
+    with pytest.raises(RunRefused, match="is a file"):
+        run_notebooks(sample_dir, tmp_path / "afile", notebook_dir=books, progress=False)
+    with pytest.raises(RunRefused, match="is a file"):
+        run_notebooks(sample_dir, tmp_path / "afile" / "run", notebook_dir=books, progress=False)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("do not delete")
+    for replace in (False, True):
+        with pytest.raises(RunRefused, match="not a kamlab run folder"):
+            run_notebooks(sample_dir, mine, notebook_dir=books, progress=False, replace=replace)
+    assert (mine / "notes.txt").read_text() == "do not delete"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "mine"]
+
+
+def test_replacing_a_run_needs_replace_and_keeps_the_old_one_until_done(
+    books, sample_dir, tmp_path
+):
+    out = run_notebooks(sample_dir, tmp_path / "run", notebook_dir=books, progress=False)
+    first = _digest(out)
+    with pytest.raises(RunRefused, match="--replace"):
+        run_notebooks(sample_dir, out, notebook_dir=books, progress=False)
+    with pytest.raises(RunFailed):  # a failing replacement leaves the old run untouched
+        run_notebooks(
+            sample_dir,
+            out,
+            notebook_dir=books,
+            progress=False,
+            replace=True,
+            parameters={"fail": "true"},
+        )
+    assert _digest(out) == first
+    run_notebooks(
+        sample_dir, out, notebook_dir=books, progress=False, replace=True, parameters={"seed": "3"}
     )
-    # Defaults outside the data: replaced by dates that fit.
-    out = adapt_time_parameters(
-        [book], {book.stem: {}}, {}, "2010-12-01", "2011-12-09", progress=False
-    )
-    assert out[book.stem] == {
-        "cutoff": "2011-06-01",
-        "previous_cutoff": "2011-03-01",
-        "horizon_days": 192,
-    }
-    # A new cutoff alone moves the previous review with it (same gap as the defaults).
-    out = adapt_time_parameters(
-        [book],
-        {book.stem: {"cutoff": "2023-10-01"}},
-        {"cutoff": "2023-10-01"},
-        "2022-01-01",
-        "2024-12-31",
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["parameters"]["01_first"]["seed"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.failed"]
+
+
+def test_a_subset_updates_only_its_notebooks(books, sample_dir, tmp_path):
+    out = run_notebooks(sample_dir, tmp_path / "run", notebook_dir=books, progress=False)
+    kept = (out / "tables" / "01_first__summary.csv").read_bytes()
+    run_notebooks(
+        sample_dir,
+        out,
+        notebook_dir=books,
+        notebooks=["02"],
         progress=False,
+        parameters={"seed": "5"},
     )
-    assert out[book.stem] == {"cutoff": "2023-10-01", "previous_cutoff": "2023-04-02"}
-    # Defaults inside the data are left alone.
-    out = adapt_time_parameters(
-        [book], {book.stem: {}}, {}, "2022-01-01", "2024-12-31", progress=False
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [n["notebook"] for n in manifest["notebooks"]] == ["01_first.ipynb", "02_second.ipynb"]
+    assert "updated" in manifest["notebooks"][1] and "updated" not in manifest["notebooks"][0]
+    assert manifest["updates"][0]["notebooks"] == ["02_second"]
+    assert manifest["parameters"]["02_second"]["seed"] == 5
+    assert (out / "tables" / "01_first__summary.csv").read_bytes() == kept
+    assert (out / "notebooks" / "01_first.ipynb").is_file()
+    # Other dates: updating would mix two runs.
+    with pytest.raises(RunRefused, match="other dates"):
+        run_notebooks(
+            sample_dir,
+            out,
+            notebook_dir=books,
+            notebooks=["02"],
+            progress=False,
+            parameters={"as_of": "2024-07-01"},
+        )
+
+
+def test_default_out_is_named_after_the_data_and_its_as_of(
+    books, sample_dir, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    out = run_notebooks(sample_dir, notebook_dir=books, notebooks=["01"], progress=False)
+    assert out == (tmp_path / "runs" / "sample" / "2025-01-01").resolve()
+    later = run_notebooks(
+        sample_dir,
+        notebook_dir=books,
+        notebooks=["01"],
+        progress=False,
+        parameters={"as_of": "2024-10-01"},
     )
-    assert out[book.stem] == {}
+    assert later.name == "2024-10-01" and out.is_dir()  # refreshes sit side by side
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"seed": "abc"}, "seed: 'abc' is not a whole number"),
+        ({"seed": "-1"}, "seed: -1 must not be negative"),
+        ({"as_of": "notadate"}, "as_of: 'notadate' is not a date"),
+        ({"as_of": "2024-13-01"}, "as_of: '2024-13-01' is not a date"),
+        ({"horizon_days": "soon"}, "horizon_days: 'soon' is not an interval"),
+        ({"fail": "maybe"}, "fail: 'maybe' is not true or false"),
+    ],
+)
+def test_bad_parameters_are_refused_before_any_work(
+    books, sample_dir, tmp_path, overrides, message
+):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        run_notebooks(
+            sample_dir, tmp_path / "r", notebook_dir=books, progress=False, parameters=overrides
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_as_of_after_the_data_is_refused(books, sample_dir, tmp_path):
+    with pytest.raises(ValueError, match="after the data's end"):
+        run_notebooks(
+            sample_dir,
+            tmp_path / "r",
+            notebook_dir=books,
+            progress=False,
+            parameters={"as_of": "2026-01-01"},
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_params_file_mistakes_are_one_sentence(books, tmp_path):
+    nbs = find_notebooks(books)
+    bad = tmp_path / "p.yaml"
+    bad.write_text("'01': 5\n")
+    with pytest.raises(ValueError, match="'01' must hold the parameters of notebook 01"):
+        resolve_parameters(nbs, bad)
+    bad.write_text("- seed\n")
+    with pytest.raises(ValueError, match="must be a mapping"):
+        resolve_parameters(nbs, bad)
+    bad.write_text("seed: !!python/object/apply:os.system ['echo hi']\n")
+    with pytest.raises(ValueError, match="p.yaml"):
+        resolve_parameters(nbs, bad)
+
+
+def test_cutoff_is_explained_where_no_notebook_declares_it(tmp_path):
+    book = tmp_path / "01_only.ipynb"
+    _notebook(book, 'data_dir = "x"\nseed = 0\n')
+    with pytest.raises(ValueError, match="derived from the review date: set as_of"):
+        resolve_parameters([book], None, {"cutoff": "2024-01-01"})
+
+
+STATEFUL = """\
+import matplotlib
+import pandas as pd
+import warnings
+print(pd.get_option("display.precision"), matplotlib.rcParams["lines.linewidth"],
+      "leftover" in globals())
+pd.set_option("display.precision", 1)
+matplotlib.rcParams["lines.linewidth"] = 9
+leftover = True
+"""
+
+
+def test_a_reused_kernel_gives_each_notebook_a_fresh_state(sample_dir, tmp_path):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    for name in ("01_a.ipynb", "02_b.ipynb", "03_c.ipynb"):
+        nb = nbformat.v4.new_notebook()
+        cell = nbformat.v4.new_code_cell('data_dir = "x"\n')
+        cell.metadata["tags"] = ["parameters"]
+        plot = nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2]);")
+        nb.cells = [cell, nbformat.v4.new_code_cell(STATEFUL), plot]
+        nb.metadata["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3",
+            "language": "python",
+        }
+        nbformat.write(nb, str(folder / name))
+    out = run_notebooks(sample_dir, tmp_path / "run", notebook_dir=folder, progress=False)
+    printed = set()
+    for name in ("01_a.ipynb", "02_b.ipynb", "03_c.ipynb"):
+        nb = nbformat.read(str(out / "notebooks" / name), as_version=4)
+        printed.add(nb.cells[-2].outputs[0]["text"])
+        assert "image/png" in nb.cells[-1].outputs[0]["data"], f"{name}: no inline figure"
+    assert printed == {"6 1.5 False\n"}
