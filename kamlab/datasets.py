@@ -13,6 +13,7 @@ and signed value, so that kept + dropped reconciles with the file's total.
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -120,15 +121,17 @@ def write_dataset(dataset: Dataset, folder: str | os.PathLike, fmt: str = "parqu
         if not len(frame):
             continue
         if fmt == "parquet":
-            atomic_write(
-                folder / f"{table}.parquet", lambda tmp, f=frame: f.to_parquet(tmp, index=False)
-            )
+            atomic_write(folder / f"{table}.parquet", partial(_to_parquet, frame))
         else:
             write_csv(frame, folder / f"{table}.csv", date_format="%Y-%m-%d %H:%M:%S")
     write_csv(dataset.ledger, folder / LEDGER_FILE)
     if dataset.source is not None:
         write_source(folder, dataset.source)
     return folder
+
+
+def _to_parquet(frame: pd.DataFrame, path: Path) -> None:
+    frame.to_parquet(path, index=False)
 
 
 #: Adapters by the name used in ``kamlab run --data NAME:PATH``.

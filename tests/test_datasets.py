@@ -23,6 +23,25 @@ def test_online_retail_reconciles_to_the_penny(online_retail):
     assert rows == 541_909
 
 
+def test_online_retail_reconciles_by_document_type():
+    # README: the 9,288 C lines are worth -896,812.49; with the two negative A adjustments
+    # (-11,062.06 each) they are the file's negative lines, all credit notes by the contract.
+    from kamlab.datasets import ONLINE_RETAIL_MAPPING
+    from kamlab.invoices import import_invoices
+
+    path = reference_path("online-retail", "online_retail.parquet")
+    result = import_invoices(path, ONLINE_RETAIL_MAPPING)
+    split = result.reconciliation.set_index("document_type")
+    assert split.loc["credit note", "lines"] == 9_288 + 2
+    assert split.loc["credit note", "file_total"] == -896_812.49 - 2 * 11_062.06
+    assert split.loc["credit note", "kept_amount"] == -471_750.71
+    assert split.loc["total", "kept_amount"] == 8_265_476.93
+    assert split.loc["total", "dropped_amount"] == 1_482_271.00
+    assert (split["difference"] == 0).all()
+    assert result.source["signed_total"] == 9_747_747.93 and result.source["lines"] == 541_909
+    assert "negative_line_not_a_credit_note" not in set(result.ledger["rule"])
+
+
 def test_online_retail_quirks_counted(online_retail):
     ledger = online_retail.ledger.set_index("rule")["rows_dropped"]
     assert ledger["bookkeeping_adjustment"] == 3  # A563185-7

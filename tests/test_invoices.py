@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from export_styles import STYLES, accounting, german_erp, mixed_currency, online_retail
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kamlab.cli import main
 from kamlab.data import DataContractError, load_dataset
@@ -405,6 +409,48 @@ def test_mapping_file_round_trips_through_yaml(styles, tmp_path):
     path.write_text("columns: {a: account_id\n")
     with pytest.raises(ValueError, match="m.yaml"):
         load_invoice_mapping(path)
+
+
+_LINE = st.tuples(
+    st.sampled_from(["A", "B", "C", ""]),
+    st.sampled_from(["2024-01-05", "2024-02-29", "not a date"]),
+    st.one_of(st.integers(-500_000, 500_000), st.sampled_from(["n/a", "inf", "NaN", ""])),
+    st.sampled_from(["INV", "CN"]),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_LINE, min_size=1, max_size=40))
+def test_any_export_reconciles_and_keeps_exactly_the_valid_lines(rows):
+    cells = [(c, d, f"{v / 100:.2f}" if isinstance(v, int) else v, k) for c, d, v, k in rows]
+    signed = [(-v if k == "CN" else v) if isinstance(v, int) else None for _, _, v, k in rows]
+    valid = [
+        bool(c) and d != "not a date" and s is not None for (c, d, _, _), s in zip(rows, signed)
+    ]
+    truth: dict[str, int] = {}
+    for (c, *_), s, ok in zip(rows, signed, valid):
+        if ok:
+            truth[c] = truth.get(c, 0) + s
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "any.csv"
+        path.write_text("cust,day,value,kind\n" + "".join(",".join(r) + "\n" for r in cells))
+        mapping = {
+            **SIMPLE,
+            "credit_notes": {"column": "kind", "values": ["CN"], "sign": "positive"},
+        }
+        if not truth:
+            with pytest.raises(DataContractError, match="every line was left out"):
+                import_invoices(path, mapping)
+            return
+        result = import_invoices(path, mapping)
+    revenue = cents(result.dataset.transactions.groupby("account_id")["amount"].sum())
+    assert revenue.to_dict() == dict(sorted(truth.items()))
+    total = result.reconciliation.set_index("document_type").loc["total"]
+    assert round(total["file_total"] * 100) == sum(s for s in signed if s is not None)
+    assert (result.reconciliation["difference"] == 0).all()
+    assert total["kept_lines"] == sum(valid) and result.ledger["rows_dropped"].sum() == len(
+        rows
+    ) - sum(valid)
 
 
 # -- the proposal -------------------------------------------------------------------------------
