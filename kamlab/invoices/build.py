@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from kamlab.data import SCHEMAS, DataContractError, Dataset
+from kamlab import __version__
+from kamlab.data import SCHEMAS, DataContractError, Dataset, _empty
 from kamlab.invoices.mapping import load_invoice_mapping, parse_amount
 from kamlab.invoices.read import (
     MISSING,
@@ -73,6 +74,19 @@ class ImportResult:
         The effective mapping: what was given plus what was read from the data.
     notes : tuple of str
         What kamlab read from the data or noticed, in words.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> export = pathlib.Path(tempfile.mkdtemp()) / "export.csv"
+    >>> _ = export.write_text("cust,day,value\\nA,2024-01-05,10\\nA,2024-01-09,-4\\n")
+    >>> result = import_invoices(export, {"columns": {"cust": "account_id", "day": "date",
+    ...                                               "value": "amount"}})
+    >>> result.table[["document_type", "lines", "file_total", "kept_amount"]]
+      document_type  lines  file_total  kept_amount
+    0   credit note      1        -4.0         -4.0
+    1       invoice      1        10.0         10.0
+    2         total      2         6.0          6.0
     """
 
     dataset: Dataset
@@ -311,8 +325,6 @@ def _build(path: Path, raw: pd.DataFrame, facts: dict, spec: dict, notes: list[s
     if facts.get("blank_lines"):
         notes.append(f"{facts['blank_lines']:,} empty rows in the file were skipped")
     total = reconciliation.iloc[-1]
-    from kamlab import __version__
-
     source = {
         **facts,
         "lines": len(raw),
@@ -326,8 +338,6 @@ def _build(path: Path, raw: pd.DataFrame, facts: dict, spec: dict, notes: list[s
         "kamlab_version": __version__,
     }
     ledger_frame = ledger.to_frame()
-    from kamlab.data import _empty
-
     dataset = Dataset(
         accounts=accounts,
         transactions=transactions,
@@ -371,8 +381,8 @@ def _credit_notes(reader: _Lines, lines, amount, roles, effective, notes):
         if "quantity" in lines:
             lines.loc[matched, "quantity"] = -lines.loc[matched, "quantity"]
         notes.append(
-            f"{int(matched.sum()):,} credit-note lines booked as positive amounts were negated "
-            "(credit_notes.sign: positive)"
+            f"{int(matched.sum()):,} credit-note lines were negated (credit_notes.sign: "
+            "positive: the file books them as positive amounts)"
         )
     elif "sign" not in rules and positive.any():
         at = int(np.argmax(positive))

@@ -93,6 +93,22 @@ def import_command(
     it to ``write_map``; with one it imports, prints :func:`describe_import` and writes the
     contract folder ``out`` (nothing is written without ``out``). With both ``mapping`` and
     ``write_map`` the effective mapping (with what was read from the data) is written.
+
+    Examples
+    --------
+    >>> import io, tempfile, pathlib
+    >>> export = pathlib.Path(tempfile.mkdtemp()) / "export.csv"
+    >>> _ = export.write_text("Customer ID,Invoice Date,Net Amount\\nA,2024-01-13,10\\n")
+    >>> printed = io.StringIO()
+    >>> import_command(export, stream=printed)
+    0
+    >>> print(printed.getvalue().split("\\n", 3)[3], end="")
+    columns:
+      Customer ID: account_id
+      Invoice Date: date
+      Net Amount: amount
+    date_format: '%Y-%m-%d'
+    amount: Net Amount
     """
     stream = stream or sys.stdout
     export = Path(export)

@@ -23,7 +23,7 @@ from kamlab.data import DataContractError
 from kamlab.invoices.mapping import ATTRIBUTES, COLUMN_ROLES
 from kamlab.invoices.read import decode, export_kind, numbers, parse_dates, read_export, text
 
-__all__ = ["SAMPLE_ROWS", "column_roles", "propose", "propose_mapping"]
+__all__ = ["SAMPLE_ROWS", "column_roles", "propose_mapping"]
 
 #: Lines read to propose a mapping.
 SAMPLE_ROWS = 20_000

@@ -46,7 +46,13 @@ _NUMBER_LIKE = r"[-+(]?[\d.,']+\)?-?"
 
 
 def export_kind(path: Path) -> str:
-    """``csv``, ``excel`` or ``parquet`` by the contract's suffixes; anything else is an error."""
+    """``csv``, ``excel`` or ``parquet`` by the contract's suffixes; anything else is an error.
+
+    Examples
+    --------
+    >>> export_kind(Path("Umsatz 2024.XLSX")), export_kind(Path("lines.txt"))
+    ('excel', 'csv')
+    """
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise DataContractError(
@@ -59,7 +65,16 @@ def export_kind(path: Path) -> str:
 
 
 def decode(path: Path, data: bytes, encoding: str) -> str:
-    """The file's text; a byte the encoding cannot read is an error naming the line."""
+    """The file's text; a byte the encoding cannot read is an error naming the line.
+
+    Examples
+    --------
+    >>> decode(Path("x.csv"), "Kunde;Währung\\n".encode("cp1252"), "cp1252")
+    'Kunde;Währung\\n'
+    >>> decode(Path("x.csv"), "a\\nWährung\\n".encode("cp1252"), "utf-8")
+    Traceback (most recent call last):
+    kamlab.data.DataContractError: x.csv: line 2 is not utf-8-sig text (byte 0xe4); set source.encoding in the mapping (Windows exports are often cp1252)
+    """
     encoding = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
     try:
         return data.decode(encoding)
@@ -80,6 +95,15 @@ def read_export(
 
     ``_line`` is the row number a spreadsheet or text editor shows (the header is line
     ``header_row``). Rows without any value are left out and counted in ``blank_lines``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "export.csv"
+    >>> _ = path.write_text("Export 2024\\n\\nKunde;Betrag\\nK1;1,50\\n")
+    >>> frame, facts = read_export(path, {"sep": ";", "header_row": 3})
+    >>> frame.to_dict("records"), facts["format"]
+    ([{'Kunde': 'K1', 'Betrag': '1,50', '_line': 4}], 'csv')
     """
     if not path.is_file():
         raise DataContractError(f"{path}: file not found.", file=path, rule="missing_file")
@@ -345,6 +369,12 @@ def sniff_date_order(
     need nothing; for ``dd.mm.yyyy`` against ``mm/dd/yyyy`` the data must decide (a first
     number above 12 means day first, a second one month first) or ``order`` is given.
     Undecidable or mixed orders are errors that show examples.
+
+    Examples
+    --------
+    >>> formats, order, decided = sniff_date_order(pd.Series(["02/13/2024", "03/01/2024 9:30"]))
+    >>> formats.tolist(), order, decided
+    (['%m/%d/%Y', '%m/%d/%Y %H:%M'], 'month_first', "the data: '02/13/2024' (line 2)")
     """
     codes = np.arange(len(strings)) if codes is None else codes
     parts = strings.str.extract(_DATE)
