@@ -24,7 +24,6 @@ notebooks.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import json
 import os
 import re
@@ -35,9 +34,27 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from kamlab._io import atomic_write, sha256_file
+from kamlab._runfolder import (
+    MANIFEST,
+    RunRefused,
+    check_out,
+    check_same_run,
+    choose_mode,
+    free_name,
+    merge_into,
+    move_staging,
+    put_in_place,
+    staging_for,
+    write_manifest,
+)
+from kamlab.parameters import (
+    declared_parameters,
+    resolve_parameters,
+    run_level,
+    timeline_arguments,
+)
 
 __all__ = [
     "NOTEBOOK_DIR",
@@ -53,7 +70,6 @@ __all__ = [
 #: The notebooks shipped with the source tree.
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 _NUMBERED = re.compile(r"^(\d\d)_.+\.ipynb$")
-MANIFEST = "manifest.json"
 REPORTED_PACKAGES = (
     "kamlab",
     "pandas",
@@ -79,10 +95,6 @@ class RunFailed(RuntimeError):
     def __init__(self, message: str, folder: Path | None = None):
         super().__init__(message)
         self.folder = folder
-
-
-class RunRefused(ValueError):
-    """``kamlab run`` refused to start (the reason is the message); nothing was written."""
 
 
 # ----------------------------------------------------------------------------- notebooks
@@ -157,132 +169,6 @@ def refresh_notebooks(
     return books
 
 
-# ----------------------------------------------------------------------------- parameters
-def declared_parameters(notebook: Path) -> dict[str, Any]:
-    """Names and default values in the notebook's cell tagged ``parameters``."""
-    path = Path(notebook).resolve()
-    return dict(_declared(path, path.stat().st_mtime_ns))
-
-
-@functools.lru_cache(maxsize=64)
-def _declared(path: Path, mtime_ns: int) -> tuple[tuple[str, Any], ...]:
-    import papermill as pm
-
-    return tuple(
-        (name, _literal(spec.get("default")))
-        for name, spec in pm.inspect_notebook(str(path)).items()
-    )
-
-
-def _literal(value):
-    """papermill reports defaults as source text (quotes included); evaluate simple literals."""
-    import ast
-
-    if isinstance(value, str):
-        try:
-            return ast.literal_eval(value)
-        except (ValueError, SyntaxError):
-            return value
-    return value
-
-
-def _coerce(value):
-    """Parameters from the command line arrive as text; give numbers, booleans and lists
-    their type by YAML rules (``3`` → int, ``[1, 2]`` → list, ``true`` → bool)."""
-    if not isinstance(value, str):
-        return value
-    import yaml
-
-    try:
-        parsed = yaml.safe_load(value)
-    except (yaml.YAMLError, ValueError):  # e.g. '2024-13-01' fails YAML's date constructor
-        return value
-    # Dates stay text (notebooks parse them); a mapping is never a parameter value.
-    return value if isinstance(parsed, dict | _dt.date) or parsed is None else parsed
-
-
-def _read_params_file(path) -> dict:
-    from kamlab._io import read_yaml
-
-    config = read_yaml(path, "parameters file")
-    if config is None:
-        return {}
-    if not isinstance(config, dict):
-        raise ValueError(
-            f"{Path(path).name}: expected a mapping of parameter names to values "
-            f"(e.g. 'seed: 1'), got a {type(config).__name__}"
-        )
-    return config
-
-
-def resolve_parameters(
-    books: Sequence[Path], params_file=None, overrides: Mapping[str, object] | None = None
-) -> dict[str, dict]:
-    """The parameters to inject into each notebook.
-
-    ``params_file`` (YAML) holds shared parameters at the top level and per-notebook ones under
-    the notebook's number or name (``"03": {n_boot: 200}``); ``overrides`` (``-p``) win over
-    both. A notebook only receives the parameters it declares; a parameter that no selected
-    notebook declares, a value of the wrong type or an invalid run parameter (a date that is
-    no date, ``seed=abc``) is refused with a message naming the parameter.
-    """
-    from kamlab.report import TIMELINE_PARAMETERS, check_parameter
-
-    config = _read_params_file(params_file) if params_file is not None else {}
-    config = {str(k): v for k, v in config.items()}
-    per_book_keys = {b.stem for b in books} | {b.name[:2] for b in books}
-    all_numbers = {p.name[:2] for p in find_notebooks(books[0].parent)} if books else set()
-    for key, value in config.items():
-        if (key in per_book_keys or key in all_numbers) and not isinstance(value, dict):
-            raise ValueError(
-                f"{Path(params_file).name}: '{key}' must hold the parameters of "
-                f"notebook {key} as a mapping (e.g. '\"{key}\": {{seed: 1}}'), "
-                f"got {value!r}"
-            )
-    shared = {k: v for k, v in config.items() if k not in per_book_keys | all_numbers}
-    overrides = {k: _coerce(v) for k, v in (overrides or {}).items()}
-    shared.update(overrides)
-    declared = {b: declared_parameters(b) for b in books}
-    known = set().union(*(d.keys() for d in declared.values())) if declared else set()
-    unknown = sorted(set(shared) - known - {"data_dir", *TIMELINE_PARAMETERS})
-    if unknown:
-        hint = ""
-        if "cutoff" in unknown:
-            hint = (
-                " ('cutoff' is derived from the review date: set as_of, and analyses "
-                "that need outcomes use as_of minus horizon_days)"
-            )
-        raise ValueError(
-            f"unknown parameter{'s' if len(unknown) > 1 else ''} "
-            f"{', '.join(unknown)}{hint}; the selected notebooks declare: "
-            f"{', '.join(sorted(known))}"
-        )
-    for name in TIMELINE_PARAMETERS:  # run-level: checked even where no notebook declares it
-        if name in shared:
-            check_parameter(name, shared[name], None)
-    resolved = {}
-    for book in books:
-        specific = {**config.get(book.name[:2], {}), **config.get(book.stem, {})}
-        bad = sorted(set(specific) - set(declared[book]))
-        if bad:
-            raise ValueError(f"{book.stem} does not declare parameter(s) {', '.join(bad)}")
-        merged = {**shared, **specific, **overrides}
-        chosen = {k: v for k, v in merged.items() if k in declared[book]}
-        for name, value in chosen.items():
-            chosen[name] = check_parameter(name, value, declared[book][name], book.stem)
-        resolved[book.stem] = chosen
-    return resolved
-
-
-def _run_level(params_file, overrides) -> dict[str, Any]:
-    """The run's as_of / horizon_days / review_interval as given (file, then -p)."""
-    from kamlab.report import TIMELINE_PARAMETERS
-
-    config = _read_params_file(params_file) if params_file is not None else {}
-    given = {**config, **{k: _coerce(v) for k, v in (overrides or {}).items()}}
-    return {k: given[k] for k in TIMELINE_PARAMETERS if k in given}
-
-
 # ----------------------------------------------------------------------------- data
 @dataclass(frozen=True)
 class _Data:
@@ -345,63 +231,6 @@ def _load(data: _Data, mapping, staging: Path | None):
     return load_dataset(target), target
 
 
-# ----------------------------------------------------------------------------- safety
-def is_run_folder(path: Path) -> bool:
-    """True when ``path`` holds a manifest written by ``kamlab run``."""
-    manifest = path / MANIFEST
-    if not manifest.is_file():
-        return False
-    try:
-        return "kamlab_version" in json.loads(manifest.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-
-
-def _within(a: Path, b: Path) -> bool:
-    return a == b or b in a.parents
-
-
-def _check_out(out: Path, data: _Data) -> None:
-    """Refuse an output folder that would touch the data or a file, before any work."""
-    protected = [data.folder] if data.folder is not None else []
-    protected += [p.parent if p.is_file() else p for p in data.inputs[:1]]
-    for place in protected:
-        if _within(out, place) or _within(place, out):
-            raise RunRefused(
-                f"--out {out} {'is' if out == place else 'overlaps'} the data "
-                f"({place}): a run folder must lie outside the data it reads, "
-                f"and must not contain it"
-            )
-    if out.exists() and not out.is_dir():
-        raise RunRefused(f"--out {out} is a file, not a folder")
-    for parent in out.parents:
-        if parent.exists() and not parent.is_dir():
-            raise RunRefused(f"--out {out}: {parent} is a file, not a folder")
-
-
-def _mode(out: Path, replace: bool, subset: bool) -> str:
-    """``"new"``, ``"replace"`` or ``"update"`` (a subset into an existing run folder)."""
-    if not out.exists():
-        return "new"
-    if not any(out.iterdir()):
-        return "new"
-    if not is_run_folder(out):
-        raise RunRefused(
-            f"--out {out} exists and is not a kamlab run folder (no kamlab "
-            f"manifest.json); kamlab only replaces folders it created. Choose "
-            f"another --out."
-        )
-    if subset and not replace:
-        return "update"
-    if not replace:
-        raise RunRefused(
-            f"--out {out} already holds a kamlab run; pass --replace to replace "
-            f"it (it is kept until the new run is complete), or choose another "
-            f"--out"
-        )
-    return "replace"
-
-
 # ----------------------------------------------------------------------------- the run
 def _git_commit() -> str | None:
     try:
@@ -433,11 +262,6 @@ def _versions() -> dict[str, str]:
 
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-
-
-def _write_manifest(path: Path, manifest: dict) -> None:
-    text = json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n"
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def default_out(label: str, as_of) -> Path:
@@ -504,32 +328,32 @@ def run_notebooks(
         raise RunRefused(f"--jobs must be at least 1, got {jobs}")
     source = _resolve_data(data, mapping)
     if out is not None:
-        _check_out(Path(out).expanduser().resolve(), source)
+        check_out(Path(out).expanduser().resolve(), source)
     per_book = resolve_parameters(books, params_file, parameters)
-    run_level = _run_level(params_file, parameters)
+    given_dates = run_level(params_file, parameters)
 
     staging: Path | None = None
     started = _now()
     clock = time.perf_counter()
     try:
         if source.folder is None:  # converted inputs go into the run folder: stage first
-            staging = _staging_for(out, source)
+            staging = staging_for(out, source)
         dataset, folder = _load(source, mapping, staging)
         effective = {b.stem: {**declared_parameters(b), **per_book[b.stem]} for b in books}
         timeline = Timeline.from_dataset(
-            dataset, **{**report.timeline_arguments(effective), **run_level}
+            dataset, **{**timeline_arguments(effective), **given_dates}
         )
         if out is None:
             out = default_out(source.label, timeline.as_of)
         out = Path(out).expanduser().resolve()
-        _check_out(out, source)
-        mode = _mode(out, replace, notebooks is not None)
+        check_out(out, source)
+        mode = choose_mode(out, replace, notebooks is not None)
         if mode == "update":
-            _check_same_run(out, dataset, timeline, per_book)
+            check_same_run(out, dataset, timeline, per_book)
         if staging is None:
-            staging = _staging_for(out, source)
+            staging = staging_for(out, source)
         elif staging.name != f".{out.name}.partial":
-            staging = _move_staging(staging, out)
+            staging = move_staging(staging, out)
         for sub in ("notebooks", "html", "tables", "figures", "logs"):
             (staging / sub).mkdir(parents=True, exist_ok=True)
         snapshot = report.write_snapshot(dataset, staging / ".snapshot")
@@ -554,8 +378,8 @@ def run_notebooks(
     failed = [r for r in results if r["status"] != "ok"]
     manifest["status"] = "failed" if failed else "ok"
     if failed:
-        _write_manifest(staging / MANIFEST, manifest)
-        target = _free_name(out.with_name(f"{out.name}.failed"))
+        write_manifest(staging / MANIFEST, manifest)
+        target = free_name(out.with_name(f"{out.name}.failed"))
         staging.rename(target)
         first = failed[0]
         where = f"cell {first['cell']}" if first.get("cell") else "before any cell ran"
@@ -566,81 +390,15 @@ def run_notebooks(
             target,
         )
     if mode == "update":
-        _merge_into(out, staging, manifest, books)
+        merge_into(out, staging, manifest, books)
     else:
-        _write_manifest(staging / MANIFEST, manifest)
+        write_manifest(staging / MANIFEST, manifest)
         report.write_index(staging)
-        _put_in_place(staging, out)
+        put_in_place(staging, out)
     if progress:
         total = time.perf_counter() - clock
         print(f"done: {len(results)} notebook(s) in {total:.1f} s → {out}", file=sys.stderr)
     return out
-
-
-def _staging_for(out: Path | None, source: _Data) -> Path:
-    """A fresh staging folder beside ``out`` (or in ``runs/`` when ``out`` is not known yet)."""
-    base = (
-        Path(out).expanduser().resolve()
-        if out is not None
-        else Path("runs").resolve() / source.label / ".incoming"
-    )
-    staging = base.with_name(f".{base.name}.partial")
-    if staging.exists():
-        if not (staging / ".kamlab-staging").is_file():
-            raise RunRefused(
-                f"{staging} exists and was not made by kamlab; remove it or choose another --out"
-            )
-        shutil.rmtree(staging)  # an interrupted run of ours
-    staging.mkdir(parents=True)
-    (staging / ".kamlab-staging").write_text("made by kamlab run\n", encoding="utf-8")
-    return staging
-
-
-def _move_staging(staging: Path, out: Path) -> Path:
-    target = out.with_name(f".{out.name}.partial")
-    if target.exists():
-        if not (target / ".kamlab-staging").is_file():
-            raise RunRefused(f"{target} exists and was not made by kamlab")
-        shutil.rmtree(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging.rename(target)
-    try:
-        staging.parent.rmdir()  # runs/<label>/ when it held nothing else
-    except OSError:
-        pass
-    return target
-
-
-def _free_name(path: Path) -> Path:
-    """``path`` itself when free or an earlier failed run of ours, else ``path-2``, ``-3``..."""
-    candidate, n = path, 1
-    while candidate.exists():
-        if is_run_folder(candidate):
-            shutil.rmtree(candidate)
-            return candidate
-        n += 1
-        candidate = path.with_name(f"{path.name}-{n}")
-    return candidate
-
-
-def _put_in_place(staging: Path, out: Path) -> None:
-    """Move the finished run into place; an old run folder is removed only afterwards."""
-    (staging / ".kamlab-staging").unlink(missing_ok=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.exists():
-        if any(out.iterdir()) and not is_run_folder(out):  # re-checked: never delete foreign files
-            raise RunRefused(
-                f"{out} changed during the run and is no longer a kamlab run "
-                f"folder; the new run is kept in {staging}"
-            )
-        old = out.with_name(f".{out.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        out.rename(old)
-        staging.rename(out)
-        shutil.rmtree(old)
-    else:
-        staging.rename(out)
 
 
 def _manifest(source: _Data, dataset, timeline, books, per_book, started, load_seconds) -> dict:
@@ -716,63 +474,6 @@ def _execute(
     )
     by_name = {r.notebook: r.to_dict() for r in results}
     return [{**by_name[b.name], "parameters": per_book[b.stem]} for b in books]
-
-
-def _check_same_run(out: Path, dataset, timeline, per_book) -> None:
-    """A subset may update a run folder only when it describes the same data and dates."""
-    old = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-    if old.get("status") != "ok":
-        raise RunRefused(f"{out} holds a run that did not complete; pass --replace")
-    if (
-        old.get("dates", {}).get("as_of") != timeline.to_dict()["as_of"]
-        or old.get("dates") != timeline.to_dict()
-    ):
-        raise RunRefused(
-            f"{out} holds a run with other dates ({old.get('dates', {}).get('as_of')}"
-            f" vs {timeline.as_of.date()}); updating some notebooks would mix two "
-            f"runs. Pass --replace to replace it, or choose another --out"
-        )
-    rows = {
-        t: int(len(getattr(dataset, t)))
-        for t in ("accounts", "transactions", "assessments", "interactions")
-    }
-    if old.get("rows") != rows:
-        raise RunRefused(
-            f"{out} holds a run on other data (rows {old.get('rows')} vs {rows}); "
-            f"pass --replace or choose another --out"
-        )
-
-
-def _merge_into(out: Path, staging: Path, manifest: dict, books) -> None:
-    """Replace just the re-run notebooks' files in ``out`` and record the update."""
-    old = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
-    stems = {b.stem for b in books}
-    for sub in ("notebooks", "html", "tables", "figures", "logs"):
-        for path in (out / sub).glob("*"):
-            if any(path.name.startswith(stem) for stem in stems):
-                path.unlink()
-        for path in (staging / sub).glob("*"):
-            (out / sub).mkdir(exist_ok=True)
-            os.replace(path, out / sub / path.name)
-    entries = {n["notebook"]: n for n in old.get("notebooks", [])}
-    for entry in manifest["notebooks"]:
-        entries[entry["notebook"]] = {**entry, "updated": manifest["finished"]}
-    old["notebooks"] = [entries[k] for k in sorted(entries)]
-    for stem in stems:
-        old.setdefault("parameters", {})[stem] = manifest["parameters"][stem]
-        old.setdefault("injected_parameters", {})[stem] = manifest["injected_parameters"][stem]
-    old.setdefault("updates", []).append(
-        {
-            "notebooks": sorted(stems),
-            "started": manifest["started"],
-            "finished": manifest["finished"],
-        }
-    )
-    _write_manifest(out / MANIFEST, old)
-    from kamlab import report
-
-    report.write_index(out)
-    shutil.rmtree(staging)
 
 
 if __name__ == "__main__":  # python -m kamlab.runner [01 02 ...]: refresh committed notebooks
