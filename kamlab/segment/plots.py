@@ -43,13 +43,11 @@ def plot_k_selection(table: pd.DataFrame, axes=None, stability_table: pd.DataFra
     >>> [ax.get_title() for ax in plot_k_selection(table)][0]
     'silhouette (higher is better)'
     """
-    import matplotlib.pyplot as plt
-
     metrics = [(c, t) for c, t in _INDICES if c != "bic" or table["bic"].notna().any()]
     n_panels = len(metrics) + (stability_table is not None)
-    if axes is None:
-        _, axes = plt.subplots(1, n_panels, figsize=(3.2 * n_panels, 3), layout="constrained")
-    axes = np.atleast_1d(axes)
+    axes = np.atleast_1d(
+        new_axes(axes, figsize=(3.2 * n_panels, 3), ncols=n_panels, layout="constrained")
+    )
     for ax, (col, title) in zip(axes, metrics):
         ax.plot(table["k"], table[col], marker="o", label=col.replace("_", "-"))
         finish(ax, title=title, xlabel="number of segments k", ylabel="index value")
