@@ -19,7 +19,6 @@ from kamlab.review import (
     model_additions,
     review_changes,
     review_checklist,
-    review_dates,
     tier_history,
     tier_migration,
     tier_streaks,
@@ -35,35 +34,8 @@ def tiers(mapping: dict, **columns) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ dates
-def test_review_dates_step_back_by_whole_months():
-    got = review_dates("2024-07-01", "2024-01-01", "2022-01-01")
-    assert [d.date().isoformat() for d in got] == [
-        "2023-01-01",
-        "2023-07-01",
-        "2024-01-01",
-        "2024-07-01",
-    ]
 
 
-def test_review_dates_step_back_by_days_and_cap():
-    got = review_dates("2024-07-10", "2024-07-01", "2024-01-01", min_history_days=0, max_reviews=3)
-    assert [d.date().isoformat() for d in got] == ["2024-06-22", "2024-07-01", "2024-07-10"]
-
-
-@pytest.mark.parametrize("previous", ["2024-07-01", "2024-09-01"])
-def test_review_dates_refuse_previous_not_before_cutoff(previous):
-    with pytest.raises(ValueError, match="previous_cutoff .* must be before cutoff 2024-07-01"):
-        review_dates("2024-07-01", previous, "2022-01-01")
-
-
-def test_review_dates_refuse_dates_outside_the_data():
-    with pytest.raises(ValueError, match="after the data's first date"):
-        review_dates("2024-07-01", "2021-01-01", "2022-01-01")
-    with pytest.raises(ValueError, match="after the data's end"):
-        review_dates("2025-07-01", "2025-01-01", "2022-01-01", "2024-12-31")
-
-
-# ------------------------------------------------------------------ history and migration
 def test_tier_migration_by_hand():
     a = pd.Series({"A": "strategic", "B": "key", "C": "regular", "D": "regular"})
     b = pd.Series({"A": "key", "B": "key", "C": "strategic", "E": "regular"})

@@ -23,28 +23,22 @@ from scipy import stats
 
 from kamlab._threads import limit_threads
 from kamlab.growth.inference import _finite, _is_binary
+from kamlab.timeline import InsufficientHistory
 
 __all__ = [
     "CrossValidation",
     "Importance",
     "InsufficientHistory",
     "LearnedScorer",
-    "cutoff_grid",
     "expected_gain",
-    "has_time_folds",
     "make_model",
     "permutation_importance_table",
     "time_split_cv",
 ]
 
-_DAY = pd.Timedelta(days=1)
 #: Largest symmetric growth turned into a revenue gain (future = 99 × base); growth_dh → 2
 #: would mean an infinite ratio.
 MAX_GROWTH_DH = 1.98
-
-
-class InsufficientHistory(ValueError):
-    """Raised by a scorer that cannot score at a cutoff (e.g. no earlier cutoff to train on)."""
 
 
 def make_model(kind: str = "ridge", task: str = "regression", random_state: int = 0):
@@ -357,38 +351,6 @@ def permutation_importance_table(
         test_score=test_score,
         n_test=len(y_te),
     )
-
-
-def has_time_folds(cutoffs: Sequence, horizon_days: int) -> bool:
-    """Whether any later cutoff has an earlier one whose horizon ended before it.
-
-    Examples
-    --------
-    >>> has_time_folds(["2023-01-01", "2024-01-01"], 365), has_time_folds(["2023-01-01"], 365)
-    (True, False)
-    """
-    stamps = sorted(pd.Timestamp(c) for c in cutoffs)
-    return any(_train_cutoffs(stamps, c, horizon_days) for c in stamps)
-
-
-def cutoff_grid(
-    dataset, horizon_days: int = 365, *, freq: str = "QS", min_history_days: int = 182
-) -> list[pd.Timestamp]:
-    """Regular cutoffs with at least ``min_history_days`` of history before them and a fully
-    observed horizon after them (``cutoff + horizon_days <= data end + 1 day``).
-
-    (Moves to :mod:`kamlab.timeline`.)
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace
-    >>> data = SimpleNamespace(start=pd.Timestamp("2022-01-01"), end=pd.Timestamp("2024-12-31"))
-    >>> [c.date().isoformat() for c in cutoff_grid(data, 365)][:2]
-    ['2022-10-01', '2023-01-01']
-    """
-    first = dataset.start + pd.Timedelta(days=min_history_days)
-    last = dataset.end + _DAY - pd.Timedelta(days=horizon_days)
-    return list(pd.date_range(first, last, freq=freq))
 
 
 def expected_gain(

@@ -1,7 +1,7 @@
 """The periodic key-account review: what changed, what is at risk, what the list misses.
 
 ==========================  =================================================================
-:mod:`.history`             dates, ``tier_history``, ``tier_migration``, ``review_changes``,
+:mod:`.history`             ``tier_history``, ``tier_migration``, ``review_changes``,
                             ``tier_streaks``
 :mod:`.lists`               ``at_risk_accounts``, ``value_vs_tier`` (CLV vs tier),
                             ``model_additions`` (growth candidates by expected revenue gain)
@@ -20,7 +20,6 @@ from kamlab.review.history import (
     CHANGES,
     Streaks,
     review_changes,
-    review_dates,
     tier_history,
     tier_migration,
     tier_streaks,
@@ -48,7 +47,6 @@ __all__ = [
     "model_additions",
     "review_changes",
     "review_checklist",
-    "review_dates",
     "tier_history",
     "tier_migration",
     "tier_streaks",

@@ -1,8 +1,7 @@
 """How the key-account list moves between reviews: dates, migrations, changes, streaks.
 
 Every function takes the review dates (or tables already measured at them) as arguments; none
-picks a date itself (:func:`review_dates` is the one helper that derives dates, and it moves to
-:mod:`kamlab.timeline`).
+picks a date itself: :meth:`kamlab.timeline.Timeline.review_dates` does.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ __all__ = [
     "CHANGES",
     "Streaks",
     "review_changes",
-    "review_dates",
     "tier_history",
     "tier_migration",
     "tier_streaks",
@@ -27,68 +25,6 @@ __all__ = [
 
 #: Kinds of change between two reviews, in display order.
 CHANGES = ("promoted", "demoted", "new", "lost", "unchanged")
-_DAY = pd.Timedelta(days=1)
-
-
-def review_dates(
-    cutoff, previous_cutoff, start, end=None, *, min_history_days: int = 365, max_reviews: int = 6
-) -> list[pd.Timestamp]:
-    """The review dates: this one, the previous one and earlier ones at the same spacing.
-
-    Parameters
-    ----------
-    cutoff, previous_cutoff : date-like
-        This review and the last one; ``previous_cutoff`` must be strictly earlier.
-    start, end : date-like
-        First and last date of the data (``end`` optional): both reviews must lie after
-        ``start`` and no later than the day after ``end``.
-    min_history_days : int
-        Earlier reviews (before ``previous_cutoff``) are added only when at least this many
-        days of data precede them, so their 12-month features are complete.
-    max_reviews : int
-        At most this many dates in all (at least 2).
-
-    Returns
-    -------
-    list of pandas.Timestamp
-        Oldest first; the last two are ``previous_cutoff`` and ``cutoff``. Earlier dates step
-        back by the same number of calendar months when the two reviews fall on the same day
-        of the month, else by the same number of days.
-
-    Raises
-    ------
-    ValueError
-        ``previous_cutoff`` not before ``cutoff``, or a review outside the data.
-
-    Examples
-    --------
-    >>> [d.date().isoformat() for d in review_dates("2024-07-01", "2024-01-01", "2022-01-01")]
-    ['2023-01-01', '2023-07-01', '2024-01-01', '2024-07-01']
-    """
-    now, before = pd.Timestamp(cutoff).normalize(), pd.Timestamp(previous_cutoff).normalize()
-    start = pd.Timestamp(start).normalize()
-    if before >= now:
-        raise ValueError(
-            f"previous_cutoff {before.date()} must be before cutoff {now.date()}: "
-            f"the previous review compares the list with an earlier date (pass "
-            f"e.g. previous_cutoff={(now - pd.DateOffset(months=6)).date()})"
-        )
-    if before <= start:
-        raise ValueError(
-            f"previous_cutoff {before.date()} must be after the data's first date {start.date()}"
-        )
-    if end is not None and now > pd.Timestamp(end).normalize() + _DAY:
-        raise ValueError(f"cutoff {now.date()} is after the data's end {pd.Timestamp(end).date()}")
-    if max_reviews < 2:
-        raise ValueError(f"max_reviews must be at least 2, got {max_reviews}")
-    months = (now.year - before.year) * 12 + now.month - before.month
-    whole_months = now.day == before.day and months > 0
-    step = pd.DateOffset(months=months) if whole_months else now - before
-    dates = [now, before]
-    earliest = start + pd.Timedelta(days=min_history_days)
-    while len(dates) < max_reviews and dates[-1] - step >= earliest:
-        dates.append(dates[-1] - step)
-    return sorted(dates)
 
 
 def tier_history(panel: pd.DataFrame, rule_set, *, missing: str = "median") -> pd.DataFrame:
