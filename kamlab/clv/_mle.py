@@ -160,31 +160,37 @@ def _lbfgsb(objective: Objective, x0: np.ndarray, scale: float, max_iter: int):
     )
 
 
-def hessian(objective: Objective, theta: np.ndarray, step: float = 1e-5) -> np.ndarray:
-    """Symmetrised central differences of the analytic gradient."""
-    k = len(theta)
-    H = np.empty((k, k))
-    for i in range(k):
-        e = np.zeros(k)
+def hessian(
+    objective: Objective, theta: np.ndarray, step: float = 1e-5, free: np.ndarray | None = None
+) -> np.ndarray:
+    """Symmetrised central differences of the analytic gradient (of the ``free`` block only,
+    when given)."""
+    idx = np.arange(len(theta)) if free is None else np.flatnonzero(free)
+    H = np.empty((len(idx), len(idx)))
+    for col, i in enumerate(idx):
+        e = np.zeros(len(theta))
         e[i] = step
-        H[:, i] = (objective(theta + e)[1] - objective(theta - e)[1]) / (2.0 * step)
+        H[:, col] = (objective(theta + e)[1][idx] - objective(theta - e)[1][idx]) / (2.0 * step)
     return 0.5 * (H + H.T)
 
 
-def _newton(objective: Objective, theta: np.ndarray, steps: int = 12):
-    """Newton polish with step halving.
+def _newton(objective: Objective, theta: np.ndarray, steps: int = 12, free=None):
+    """Newton polish with step halving, of all parameters or of the ``free`` ones only.
 
     Returns (theta, converged, f, g, H): converged when the full Newton step at ``theta``
     is below 1e-10 (so every parameter is within ~1e-10 relative of the optimum); f, g and H
-    are the objective, gradient and Hessian at the returned ``theta`` (H None if not computed).
+    are the objective, gradient and Hessian (of the free block) at the returned ``theta``
+    (H None if not computed there).
     """
+    free = np.ones(len(theta), dtype=bool) if free is None else np.asarray(free, dtype=bool)
     f, g = objective(theta)
     for _ in range(steps):
-        H = hessian(objective, theta)
+        H = hessian(objective, theta, free=free)
         try:
             if np.linalg.eigvalsh(H).min() <= 0:
                 return theta, False, f, g, H
-            delta = -np.linalg.solve(H, g)
+            delta = np.zeros(len(theta))
+            delta[free] = -np.linalg.solve(H, g[free])
         except np.linalg.LinAlgError:
             return theta, False, f, g, None
         if np.max(np.abs(delta)) < 1e-10:
@@ -202,19 +208,28 @@ def _newton(objective: Objective, theta: np.ndarray, steps: int = 12):
 
 
 def _identification(theta: np.ndarray, H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Covariance of the log-parameters (NaN where not identified) and the identified flags."""
+    """Covariance of the log-parameters (NaN where not identified) and the identified flags.
+
+    Flat directions are the Hessian's eigenvectors whose eigenvalue is below
+    1 / LOG_SE_LIMIT² (or not positive): along them the log-likelihood changes by less than
+    0.02 over a unit change of the log-parameters. A parameter at least 10 % of whose unit
+    direction lies in flat directions (squared loading > 0.01), or at the search bound, is
+    not identified. The covariance of the identified parameters is the inverse Hessian
+    restricted to the other directions (the flat ones held at the estimate).
+    """
     k = len(theta)
     try:
         lam, V = np.linalg.eigh(H)
     except np.linalg.LinAlgError:
         return np.full((k, k), np.nan), np.zeros(k, dtype=bool)
-    good = lam > 0
-    loads = V**2
-    cov = (V[:, good] / lam[good]) @ V[:, good].T
-    flat = (loads[:, ~good] > 1e-8).any(axis=1)
+    if not np.all(np.isfinite(lam)):
+        return np.full((k, k), np.nan), np.zeros(k, dtype=bool)
+    flat = lam < 1.0 / LOG_SE_LIMIT**2
+    cov = (V[:, ~flat] / lam[~flat]) @ V[:, ~flat].T
+    in_flat = (V[:, flat] ** 2).sum(axis=1) > 0.01
     with np.errstate(invalid="ignore"):
         se_log = np.sqrt(np.diag(cov))
-    identified = ~flat & (se_log <= LOG_SE_LIMIT) & (np.abs(theta) < LOG_BOUND - 1e-6)
+    identified = ~in_flat & (se_log <= LOG_SE_LIMIT) & (np.abs(theta) < LOG_BOUND - 1e-6)
     cov = np.where(np.outer(identified, identified), cov, np.nan)
     return cov, identified
 
@@ -259,12 +274,15 @@ class MLEModel:
         n_obs: float,
         n_rows: int,
         loglik: Callable[[np.ndarray], float] | None = None,
+        final_hessian: Callable[[np.ndarray], np.ndarray | None] | None = None,
     ) -> None:
         """Maximise the likelihood and store the fitted attributes.
 
         ``objective(theta)`` returns the summed negative log-likelihood and its gradient in
         log-parameter space; ``loglik(params)`` (optional) the reported log-likelihood at the
-        estimate, when it is computed by a different (reference) formula than the fit's.
+        estimate, when it is computed by a different (reference) formula than the fit's;
+        ``final_hessian(theta)`` (optional) a Hessian for the standard errors where the
+        model knows a better one than differences of its gradient (None: use those).
         """
         names = list(self._names)
         with limit_threads(n_rows):
@@ -279,19 +297,31 @@ class MLEModel:
                     (f, g), theta, ok, H = objective(res.x), res.x, False, None
                 if best is None or f < best[0] - 1e-9 * abs(best[0]):
                     best = (f, res, theta, ok, g, H)
-                if ok and np.all(np.abs(theta) < LOG_BOUND - 1e-6):
+                if ok or res.success:  # later starts only after a failed search
                     break
             if best is None:
                 raise RuntimeError(
                     f"{self._label}: the log-likelihood was not finite at any starting point"
                 )
             f, res, theta, polished, g, H = best
-            if H is None:
+            special = None if final_hessian is None else final_hessian(theta)
+            if special is not None:
+                H = special
+            elif H is None or not polished:
                 H = hessian(objective, theta)
-        cov_log, identified = _identification(theta, H)
+            cov_log, identified = _identification(theta, H)
+            if not polished and identified.any() and not identified.all():
+                # At a boundary: polish the identified parameters with the others held.
+                theta, polished, f, g, _ = _newton(objective, theta, free=identified)
+                special = None if final_hessian is None else final_hessian(theta)
+                H = special if special is not None else hessian(objective, theta)
+                cov_log, identified = _identification(theta, H)
         stopped = res.nit >= self.max_iter
-        flat_enough = float(np.max(np.abs(g))) / n_obs < 1e-6
-        converged = bool(polished or (not stopped and flat_enough))
+        # At a boundary the optimum of the non-identified parameters is at infinity (their
+        # gradient need not vanish); the identified ones must have a vanishing gradient.
+        g_id = np.abs(g[identified]) / n_obs
+        flat_enough = bool(g_id.size == 0 or g_id.max() < 1e-6)
+        converged = bool(polished or (not stopped and (bool(res.success) or flat_enough)))
         if not converged:
             why = "iteration limit reached" if stopped else str(res.message)
             warnings.warn(

@@ -136,12 +136,12 @@ class BGNBD(MLEModel):
     >>> model.summary()[["reported", "note"]]
               reported note
     parameter
-    r           0.4923
-    alpha        5.921
-    a           0.9398
-    b            3.484
-    >>> float(model.probability_alive([2], [10.0], [30.0])[0]).__round__(3)
-    0.564
+    r           0.4768
+    alpha        5.562
+    a           0.6654
+    b            2.415
+    >>> model.probability_alive([2], [10.0], [30.0]).round(3)
+    array([0.399])
     """
 
     _names = ("r", "alpha", "a", "b")

@@ -94,7 +94,9 @@ class GammaGamma(MLEModel):
     >>> zbar = rng.gamma(5.0 * x, 1 / nu) / x
     >>> model = GammaGamma().fit(x, zbar)
     >>> model.summary()["reported"].tolist()
+    ['4.868', '3.981', '20.81']
     >>> model.expected_spend([0, 2, 2], [0.0, 10.0, 40.0]).round(2)
+    array([33.99, 15.62, 38.59])
     """
 
     _names = ("p", "q", "gamma")

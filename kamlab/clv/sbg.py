@@ -100,7 +100,12 @@ class ShiftedBetaGeometric(MLEModel):
     >>> alive = [1000, 631, 468, 382, 326, 289, 262, 241]
     >>> sbg = ShiftedBetaGeometric().fit(alive)
     >>> sbg.summary()[["reported", "ci_low", "ci_high"]].round(3)
+              reported  ci_low  ci_high
+    parameter
+    alpha       0.7041   0.587    0.845
+    beta         1.182   0.918    1.522
     >>> sbg.expected_survivors([8, 12]).round(1)
+    array([220.1, 170. ])
     """
 
     _names = ("alpha", "beta")

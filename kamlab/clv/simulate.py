@@ -39,8 +39,8 @@ def simulate_bgnbd(
     --------
     >>> simulate_bgnbd(3, r=0.5, alpha=2.0, a=0.8, b=3.0, T=10.0, random_state=1).round(2)
        frequency  recency     T
-    0          0     0.00  10.0
-    1          1     2.19  10.0
+    0          1     0.70  10.0
+    1          3     4.14  10.0
     2          0     0.00  10.0
     """
     rng = np.random.default_rng(random_state)
@@ -77,6 +77,10 @@ def simulate_pareto_nbd(
     Examples
     --------
     >>> simulate_pareto_nbd(3, r=0.5, alpha=2.0, s=0.8, beta=10.0, T=10.0, random_state=1).round(2)
+       frequency  recency     T
+    0          0     0.00  10.0
+    1          0     0.00  10.0
+    2          1     0.48  10.0
     """
     rng = np.random.default_rng(random_state)
     T_arr = _ages(n_customers, T)

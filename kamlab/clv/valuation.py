@@ -49,9 +49,9 @@ def expected_spend_or_observed(
     >>> heavy.params_ = pd.Series({"p": 6.2488, "q": 0.9, "gamma": 15.4477})
     >>> expected_spend_or_observed(heavy, summary).round(2)
        expected_spend                   source
-    a           26.17  median of repeat buyers
+    a           26.18  median of repeat buyers
     b           30.32              gamma-gamma
-    c           36.28              gamma-gamma
+    c           35.34              gamma-gamma
     """
     table = _table(summary)
     x = table[frequency_col].to_numpy(dtype=float)
@@ -124,8 +124,8 @@ def customer_lifetime_value(
     >>> accounts = pd.DataFrame({"frequency": [2, 0], "recency": [30.43, 0.0], "T": [38.86, 38.86]})
     >>> spend = pd.Series([40.0, 35.0])
     >>> customer_lifetime_value(bg, spend, accounts, periods=39, discount_rate=0.0, freq="W").round(2)
-    0    49.03
-    1     4.47
+    0    49.04
+    1     6.82
     Name: clv, dtype: float64
     """
     if periods < 1 or int(periods) != periods:
