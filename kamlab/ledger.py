@@ -31,6 +31,7 @@ __all__ = [
     "SOURCE_FILE",
     "Ledger",
     "read_ledger",
+    "describe_ledger",
     "read_source",
     "write_source",
 ]
@@ -206,3 +207,42 @@ def read_source(folder: str | os.PathLike) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def describe_ledger(ledger: pd.DataFrame, source: dict[str, Any] | None = None) -> str:
+    """What validation and the import left out, in words (Markdown).
+
+    Examples
+    --------
+    >>> print(describe_ledger(Ledger().to_frame()))
+    Every row met the data contract: nothing was left out.
+    >>> book = Ledger()
+    >>> book.add(table="transactions", file="x.csv", rule="missing_account_id",
+    ...          column="CustomerID", rows_dropped=3, amount=-12.5)
+    >>> print(describe_ledger(book.to_frame(), {"file": "x.csv", "lines": 10, "signed_total": 100.0}))
+    The import read x.csv: 10 lines, signed total 100. 3 rows were left out by 1 rule (missing_account_id 3), worth -12 (listed in the ledger below); nothing else was dropped.
+    """
+    from kamlab import fmt
+
+    parts = []
+    if source:
+        parts.append(
+            f"The import read {source.get('file')}: {fmt.count(source.get('lines'))} lines, "
+            f"signed total {fmt.money(source.get('signed_total'))}."
+        )
+    if not len(ledger):
+        parts.append("Every row met the data contract: nothing was left out.")
+        return " ".join(parts)
+    rows = int(ledger["rows_dropped"].sum())
+    rules = ", ".join(
+        f"{r} {fmt.count(n)}"
+        for r, n in ledger.groupby("rule", sort=False)["rows_dropped"].sum().items()
+    )
+    amount = ledger["amount"].dropna()
+    worth = f", worth {fmt.money(amount.sum())}" if len(amount) else ""
+    n_rules = ledger["rule"].nunique()
+    parts.append(
+        f"{fmt.count(rows)} rows were left out by {n_rules} rule{'s' if n_rules != 1 else ''} "
+        f"({rules}){worth} (listed in the ledger below); nothing else was dropped."
+    )
+    return " ".join(parts)

@@ -46,6 +46,9 @@ __all__ = [
     "RETENTION_FIELDS",
     "cohort_retention",
     "concentration_summary",
+    "describe_cohorts",
+    "describe_concentration",
+    "describe_retention",
     "gini",
     "hhi",
     "lorenz_curve",
@@ -401,3 +404,77 @@ def cohort_retention(dataset: Dataset, periods: Sequence | None = None) -> pd.Da
         rows.append({"period": name, "cohort": "all", **_retention(r1, r2)})
     out = pd.DataFrame(rows).set_index(["period", "cohort"])
     return out[list(RETENTION_FIELDS)]
+
+
+# --------------------------------------------------------------------------- prose
+def describe_concentration(summary: pd.Series) -> str:
+    """The concentration answer in words (Markdown), from :func:`concentration_summary`.
+
+    Examples
+    --------
+    >>> print(describe_concentration(concentration_summary([50, 30, 10, 5, 5])))
+    The top 20 % of accounts bring 50.0% of revenue and the top 1 % 2.5%; 2 accounts (40.0% of 5) make 80 % of it. Gini 0.46 (0 = all equal), HHI 0.35: as concentrated as 3 equal accounts.
+    """
+    from kamlab import fmt
+
+    return (
+        f"The top 20 % of accounts bring {fmt.share(summary['top_20pct_share'])} of revenue and "
+        f"the top 1 % {fmt.share(summary['top_1pct_share'])}; "
+        f"{fmt.count(summary['accounts_for_80pct'])} accounts "
+        f"({fmt.share(summary['accounts_for_80pct_share'])} of {fmt.count(summary['accounts'])})"
+        f" make 80 % of it. Gini {fmt.estimate(summary['gini'], 3)} (0 = all equal), HHI "
+        f"{fmt.estimate(summary['hhi'], 2)}: as concentrated as "
+        f"{fmt.count(summary['equivalent_accounts'])} equal accounts."
+    )
+
+
+def describe_retention(retention: pd.Series, periods) -> str:
+    """The retention answer in words (Markdown), from :func:`revenue_retention`.
+
+    ``periods`` are the two ``(start, end)`` windows that were compared.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"account_id": ["a", "a", "b", "c"],
+    ...                    "date": pd.to_datetime(["2023-03-01", "2024-03-01", "2023-05-01",
+    ...                                            "2024-05-01"]),
+    ...                    "amount": [100.0, 150.0, 50.0, 70.0]})
+    >>> periods = (("2023-01-01", "2024-01-01"), ("2024-01-01", "2025-01-01"))
+    >>> print(describe_retention(revenue_retention(tx, *periods), periods))
+    Of the 2 accounts that bought between 2023-01-01 and 2023-12-31, 1 (50.0%) bought again between 2024-01-01 and 2024-12-31. They brought 100.0% of their earlier revenue (NRR); without expansion 66.7% (GRR), so 33.3% of the base was lost to accounts that shrank or left. 1 new account added 70 on top.
+    """
+    from kamlab import fmt
+
+    (a0, a1), (b0, b1) = (tuple(pd.Timestamp(d) for d in p) for p in periods)
+    day = pd.Timedelta(days=1)
+    new = int(retention["new_accounts"])
+    return (
+        f"Of the {fmt.count(retention['accounts'])} accounts that bought between {a0.date()} "
+        f"and {(a1 - day).date()}, {fmt.count(retention['retained_accounts'])} "
+        f"({fmt.share(retention['logo_retention'])}) bought again between {b0.date()} and "
+        f"{(b1 - day).date()}. They brought {fmt.share(retention['nrr'])} of their earlier "
+        f"revenue (NRR); without expansion {fmt.share(retention['grr'])} (GRR), so "
+        f"{fmt.share(1 - float(retention['grr']))} of the base was lost to accounts that shrank "
+        f"or left. {fmt.count(new)} new account{'s' if new != 1 else ''} added "
+        f"{fmt.money(retention['new_revenue'])} on top."
+    )
+
+
+def describe_cohorts(cohorts: pd.DataFrame) -> str:
+    """How acquisition cohorts differ in the latest period pair (Markdown), from
+    :func:`cohort_retention`."""
+    from kamlab import fmt
+
+    periods = list(dict.fromkeys(cohorts.index.get_level_values("period")))
+    last = cohorts.xs(periods[-1], level="period")
+    by_cohort = last.drop(index="all", errors="ignore")
+    if by_cohort.empty:
+        return f"In {periods[-1]} there is only the whole portfolio, no cohort to compare."
+    low, high = by_cohort["nrr"].astype(float).idxmin(), by_cohort["nrr"].astype(float).idxmax()
+    return (
+        f"In {periods[-1]}, cohort NRR ranges from {fmt.share(by_cohort.loc[low, 'nrr'])} "
+        f"(cohort {low}) to {fmt.share(by_cohort.loc[high, 'nrr'])} (cohort {high}); logo "
+        f"retention from {fmt.share(by_cohort['logo_retention'].min())} to "
+        f"{fmt.share(by_cohort['logo_retention'].max())}. The youngest cohort's base holds only "
+        "part of its first year, which inflates its NRR the year after."
+    )

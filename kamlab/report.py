@@ -38,6 +38,7 @@ __all__ = [
     "run_dir",
     "say",
     "show",
+    "show_values",
     "start",
     "table",
 ]
@@ -356,6 +357,8 @@ class Shown:
     def _repr_html_(self) -> str:
         from html import escape
 
+        if self.cells.empty:
+            return "<p><em>(none)</em></p>"
         head = "".join(f"<th>{escape(str(c))}</th>" for c in self.cells.columns)
         corner = f"<th>{escape(self.index_name)}</th>" if self.index_name is not None else ""
         rows = []
@@ -369,14 +372,100 @@ class Shown:
         )
 
     def __repr__(self) -> str:
-        frame = self.cells if self.index_name is not None else self.cells.reset_index(drop=True)
-        return frame.to_string(index=self.index_name is not None)
+        if self.cells.empty:
+            return "(none)"
+        frame = self.cells.reset_index(drop=True)
+        if self.index_name is not None:
+            frame.insert(0, self.index_name or " ", list(self.cells.index))
+        return frame.to_string(index=False)
 
     def __len__(self) -> int:
         return len(self.cells)
 
 
+def show_values(
+    values: pd.Series | Mapping[str, Any],
+    *,
+    money: Iterable[str] = (),
+    share: Iterable[str] = (),
+    count: Iterable[str] = (),
+    estimate: Iterable[str] = (),
+    p: Iterable[str] = (),
+    labels: Mapping[str, str] | None = None,
+    currency: str | None = None,
+) -> Shown:
+    """A two-column table of named measures, each formatted by its kind.
+
+    >>> show_values({"accounts": 244.0, "gini": 0.66512, "top_20pct_share": 0.7},
+    ...             count=["accounts"], estimate=["gini"], share=["top_20pct_share"])
+                  Measure Value
+                 Accounts   244
+                     Gini 0.665
+    Share of the top 20 % 70.0%
+    """
+    series = pd.Series(values, dtype=object)
+    kinds = {}
+    for kind, names in (
+        ("money", money),
+        ("share", share),
+        ("count", count),
+        ("estimate", estimate),
+        ("p", p),
+    ):
+        for name in names:
+            kinds[name] = kind
+    names = dict(labels or {})
+    rows = []
+    for key, value in series.items():
+        kind = kinds.get(str(key))
+        if kind == "money":
+            text = fmt.money(value, currency)
+        elif kind == "estimate":
+            text = fmt.estimate(value, 3)
+        elif kind is not None:
+            text = _FORMATS[kind](value)
+        else:
+            text = _auto(value)
+        rows.append((names.get(str(key), _label(str(key))), text))
+    cells = pd.DataFrame(rows, columns=["Measure", "Value"])
+    return Shown(cells, None)
+
+
+#: Column and measure names whose readable label is not just the name with spaces.
+LABELS = {
+    "hhi": "HHI (sum of squared shares)",
+    "gini": "Gini",
+    "nrr": "NRR",
+    "grr": "GRR",
+    "revenue_p1": "Revenue, first period",
+    "revenue_p2": "Revenue, second period",
+    "revenue_p2_capped": "Revenue, second period, capped",
+    "accounts_for_80pct": "Accounts making 80 %",
+    "accounts_for_80pct_share": "Share of accounts making 80 %",
+    "equivalent_accounts": "Equivalent equal accounts (1/HHI)",
+    "revenue_12m": "Revenue, last 12 months",
+    "revenue_prev_12m": "Revenue, 12 months before",
+    "p_alive": "P(alive)",
+    "clv": "CLV",
+    "ari": "ARI",
+    "ami": "AMI",
+    "epsilon2": "ε²",
+    "p_value": "p-value",
+    "q_value": "q-value",
+    "std_error": "Std. error",
+    "ci_low": "CI low",
+    "ci_high": "CI high",
+    "account_id": "Account",
+    "account_manager": "Account manager",
+}
+
+
 def _label(name: str) -> str:
+    if name in LABELS:
+        return LABELS[name]
+    match = re.fullmatch(r"top_([\d.]+)pct_share", name)
+    if match:
+        return f"Share of the top {match.group(1)} %"
     text = str(name).replace("_", " ")
     return text[:1].upper() + text[1:]
 

@@ -334,13 +334,18 @@ class Timeline:
 
     @property
     def retention_periods(self) -> tuple[tuple[pd.Timestamp, pd.Timestamp], ...] | None:
-        """Two back-to-back windows of ``horizon_days`` ending at ``as_of`` (``[start, end)``),
-        for NRR/GRR "this year against last year"; None when the data are too short."""
-        h = pd.Timedelta(days=self.horizon_days)
-        first = (self.as_of - 2 * h, self.as_of - h)
+        """Two back-to-back windows ending at ``as_of`` (``[start, end)``) for NRR/GRR "this
+        year against last year": calendar years when the horizon is a year (365 or 366 days),
+        else ``horizon_days`` each; None when the data are too short."""
+        span = (
+            pd.DateOffset(years=1)
+            if self.horizon_days in (365, 366)
+            else pd.DateOffset(days=self.horizon_days)
+        )
+        first = (self.as_of - 2 * span, self.as_of - span)
         if first[0] < self.data_start:
             return None
-        return first, (self.as_of - h, self.as_of)
+        return first, (self.as_of - span, self.as_of)
 
     # ------------------------------------------------------------------ reporting
     def require(self, what: str, *, backtest: int = 1, training: bool = False) -> None:

@@ -38,7 +38,7 @@ def test_sample_dates():
     ]
     assert _iso(tl.training_cutoffs(tl.outcome_cutoff)) == ["2023-01-01"]
     (a0, a1), (b0, b1) = tl.retention_periods
-    assert (a0, a1, b0, b1) == (T("2023-01-02"), T("2024-01-02"), T("2024-01-02"), T("2025-01-01"))
+    assert (a0, a1, b0, b1) == (T("2023-01-01"), T("2024-01-01"), T("2024-01-01"), T("2025-01-01"))
     assert tl.describe() == (
         "Data 2022-01-01 to 2024-12-31; as of 2025-01-01; outcomes over 365 days from "
         "2024-01-01 to 2024-12-30; previous review 2024-07-01."
