@@ -599,9 +599,9 @@ def table(frame: pd.DataFrame | pd.Series, name: str) -> pd.DataFrame | pd.Serie
     return frame
 
 
-def figure(obj, name: str):
-    """Return ``obj`` (an Axes, array of Axes or Figure); during a run also save the figure as
-    PNG and SVG."""
+def figure(obj, name: str) -> None:
+    """Publish a figure (an Axes, array of Axes or Figure): during a run save it as PNG and
+    SVG. Returns nothing, so a notebook cell shows the figure itself and no Axes repr."""
     folder = run_dir()
     if folder is not None:
         _check_declared("figures", name)
@@ -622,7 +622,6 @@ def figure(obj, name: str):
                         tmp, format=e, dpi=100, metadata=m, bbox_inches="tight"
                     ),
                 )
-    return obj
 
 
 def export_html(run: Path, notebook: str) -> None:
