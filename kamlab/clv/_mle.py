@@ -265,7 +265,7 @@ class MLEModel:
     def _check_fitted(self) -> np.ndarray:
         if not hasattr(self, "params_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted; call fit() first")
-        return self.params_.to_numpy(dtype=float)
+        return self.params_.reindex(list(self._names)).to_numpy(dtype=float)
 
     def _fit_mle(
         self,

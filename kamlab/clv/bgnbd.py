@@ -95,7 +95,7 @@ def _growth(params, t, x, T):
     if abs(a - 1.0) >= _A_ONE:
         return _growth_direct(r, alpha, a, b, t, x, T)
     # Near a = 1 the direct formula cancels catastrophically; the quadratic through
-    # a = 1 - d, 1, 1 + d (d = 1e-4) is exact to about 1e-12 relative.
+    # a = 1 - d, 1, 1 + d (d = 1e-4) is exact to about 1e-10 relative.
     d = _A_ONE
     lo = _growth_direct(r, alpha, 1.0 - d, b, t, x, T)
     hi = _growth_direct(r, alpha, 1.0 + d, b, t, x, T)
