@@ -9,6 +9,7 @@ therefore run under :func:`limit_threads`; large ones keep every core.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -21,6 +22,20 @@ SMALL_PROBLEM_ROWS = 200_000
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _controller():
+    """A cached thread-pool controller: building one scans the loaded libraries (about 2 ms),
+    more than the small fits it limits. Rebuilt once scikit-learn (and its OpenMP runtime) is
+    loaded, so a controller made before does not miss that pool."""
+    return _cached_controller("sklearn" in sys.modules)
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_controller(sklearn_loaded: bool):
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 @contextmanager
 def limit_threads(n_rows: int | None = None, *, threshold: int = SMALL_PROBLEM_ROWS):
     """Run the block with one BLAS/OpenMP thread when ``n_rows`` is below ``threshold``
@@ -28,9 +43,7 @@ def limit_threads(n_rows: int | None = None, *, threshold: int = SMALL_PROBLEM_R
     if n_rows is not None and n_rows >= threshold:
         yield
         return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
+    with _controller().limit(limits=1):
         yield
 
 
