@@ -1,0 +1,72 @@
+"""The run's churn risk: one recipe at the review date, checked out of time, skipped honestly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kamlab.churn import ChurnClassifier, churn_risk
+from kamlab.features import account_features
+from kamlab.timeline import Timeline
+
+
+@pytest.fixture(scope="module")
+def risk(sample_dataset):
+    return churn_risk(sample_dataset, Timeline.from_dataset(sample_dataset), random_state=0)
+
+
+def test_one_probability_per_active_account_at_the_review_date(risk, sample_dataset):
+    active = account_features(sample_dataset, "2025-01-01", 365).index
+    table = risk.table
+    assert sorted(table.index) == sorted(active)
+    assert table["churn_probability"].between(0, 1).all()
+    assert table["churn_probability"].is_monotonic_decreasing
+    assert (table["at_risk"] == (table["churn_probability"] >= 2 * risk.base_rate)).all()
+    np.testing.assert_allclose(table["relative_risk"], table["churn_probability"] / risk.base_rate)
+    assert [str(c.date()) for c in risk.training_cutoffs] == [
+        "2023-01-01",
+        "2023-04-01",
+        "2023-07-01",
+        "2023-10-01",
+        "2024-01-01",
+    ]
+    assert risk.skipped is None
+
+
+def test_the_ranking_is_checked_where_the_outcome_is_known(risk):
+    assert str(risk.check_cutoff.date()) == "2024-01-01"
+    assert int(risk.check["n"]) == 244  # accounts active at the check date
+    text = risk.describe_check()
+    assert "ROC-AUC" in text and "2024-01-01" in text
+    assert risk.trusted() == (risk.check["roc_auc"] >= 0.7 and risk.check["brier_skill"] > 0)
+
+
+def test_the_recipe_is_deterministic(risk, sample_dataset):
+    again = churn_risk(sample_dataset, Timeline.from_dataset(sample_dataset), random_state=0)
+    pd.testing.assert_frame_equal(risk.table, again.table)
+
+
+def test_short_data_say_what_was_skipped(sample_dataset):
+    short = Timeline.from_dataset(sample_dataset, as_of="2023-03-01", horizon_days=365)
+    result = churn_risk(sample_dataset, short)
+    assert result.table.empty and result.check is None
+    assert "no cutoff has a 365-day churn window that closed before 2023-03-01" in result.skipped
+    assert result.describe().startswith("Churn risk was not computed")
+
+
+def test_drivers_name_the_feature_that_raises_the_risk_most():
+    rng = np.random.default_rng(0)
+    n = 2000
+    X = pd.DataFrame(
+        {"silence": rng.normal(size=n), "noise": rng.normal(size=n), "loyalty": rng.normal(size=n)}
+    )
+    logit = 1.5 * X["silence"] - 1.5 * X["loyalty"] - 1.0
+    y = rng.random(n) < 1 / (1 + np.exp(-logit))
+    model = ChurnClassifier("logistic", calibration="sigmoid").fit(X, y)
+    probe = pd.DataFrame({"silence": [2.0, 0.0], "noise": [0.0, 0.0], "loyalty": [0.0, -2.0]})
+    drivers = model.drivers(probe)
+    assert drivers.idxmax(axis=1).tolist() == ["silence", "loyalty"]
+    assert drivers.loc[0, "silence"] == pytest.approx(3.0, rel=0.15)  # ≈ 1.5 × 2 SD
+    with pytest.raises(ValueError, match="model='logistic'"):
+        ChurnClassifier("hgb").fit(X, y).drivers(probe)
