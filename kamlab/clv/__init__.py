@@ -30,8 +30,10 @@ from kamlab.clv.sbg import ShiftedBetaGeometric
 from kamlab.clv.simulate import simulate_bgnbd, simulate_pareto_nbd
 from kamlab.clv.valuation import (
     SPEND_SOURCES,
+    Valuation,
     customer_lifetime_value,
     expected_spend_or_observed,
+    value_accounts,
 )
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "ParetoNBD",
     "RFMSummary",
     "ShiftedBetaGeometric",
+    "Valuation",
     "cumulative_purchases",
     "customer_lifetime_value",
     "expected_spend_or_observed",
@@ -56,4 +59,5 @@ __all__ = [
     "rfm_summary",
     "simulate_bgnbd",
     "simulate_pareto_nbd",
+    "value_accounts",
 ]
