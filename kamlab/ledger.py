@@ -30,8 +30,8 @@ __all__ = [
     "LEDGER_FILE",
     "SOURCE_FILE",
     "Ledger",
-    "read_ledger",
     "describe_ledger",
+    "read_ledger",
     "read_source",
     "write_source",
 ]

@@ -386,7 +386,8 @@ class Timeline:
             "outcome_cutoff": iso(self.outcome_cutoff),
             "outcome_end": iso(self.outcome_end),
             "backtest_cutoffs": [iso(c) for c in self.backtest_cutoffs],
-            "training_cutoffs": [iso(c) for c in self.training_cutoffs(self.outcome_cutoff)]
+            "training_cutoffs": [iso(c) for c in self.training_cutoffs()],
+            "outcome_training_cutoffs": [iso(c) for c in self.training_cutoffs(self.outcome_cutoff)]
             if self.outcome_cutoff is not None
             else [],
         }
