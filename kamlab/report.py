@@ -41,6 +41,7 @@ __all__ = [
     "show_values",
     "start",
     "table",
+    "with_names",
 ]
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -457,6 +458,8 @@ LABELS = {
     "ci_high": "CI high",
     "account_id": "Account",
     "account_manager": "Account manager",
+    "revenue_growth_12m": "Growth, 12 months (log ratio)",
+    "growth_dh": "Symmetric growth",
 }
 
 
@@ -468,6 +471,25 @@ def _label(name: str) -> str:
         return f"Share of the top {match.group(1)} %"
     text = str(name).replace("_", " ")
     return text[:1].upper() + text[1:]
+
+
+def with_names(frame: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` (indexed by account id) with the account's ``name`` and ``account_manager``
+    in front, when the accounts table has them.
+
+    >>> accounts = pd.DataFrame({"account_id": ["A1", "A2"], "name": ["Alpha", "Beta"]})
+    >>> with_names(pd.DataFrame({"clv": [5.0]}, index=pd.Index(["A2"], name="account_id")),
+    ...            accounts).columns.tolist()
+    ['name', 'clv']
+    """
+    info = accounts.set_index("account_id")
+    wanted = [c for c in ("name", "account_manager") if c in info and c not in frame]
+    if not wanted:
+        return frame
+    names = info[wanted].reindex(frame.index)
+    out = pd.concat([names, frame], axis=1)
+    out.index.name = frame.index.name
+    return out
 
 
 def show(
@@ -483,12 +505,16 @@ def show(
     index: bool | str = True,
     head: int | None = None,
     currency: str | None = None,
+    by_unit: Iterable[str] = (),
+    unit_column: str = "unit",
 ) -> Shown:
     """A table for people: each named column formatted by :mod:`kamlab.fmt`, readable labels.
 
     Columns not named keep their text (numbers get :func:`kamlab.fmt.estimate`, whole numbers
     :func:`kamlab.fmt.count`); missing values show as "–". ``index=False`` hides a
-    meaningless row index; a string renames it. ``currency`` prefixes money.
+    meaningless row index; a string renames it. ``currency`` prefixes money. Columns in
+    ``by_unit`` are formatted row by row after the row's ``unit_column`` (``share``,
+    ``accounts``, ``money``).
 
     Examples
     --------
@@ -516,10 +542,15 @@ def show(
                 raise KeyError(f"show: no column {column!r} to format as {kind}")
             rules[column] = kind
     cells = pd.DataFrame(index=data.index)
+    units = {"share": fmt.share, "accounts": fmt.count, "count": fmt.count, "money": fmt.money}
     for column in data.columns:
         values = data[column]
         kind = rules.get(column)
-        if kind == "money":
+        if column in set(by_unit):
+            cells[column] = [
+                units.get(str(u), fmt.estimate)(v) for u, v in zip(data[unit_column], values)
+            ]
+        elif kind == "money":
             cells[column] = [fmt.money(v, currency) for v in values]
         elif kind is not None:
             cells[column] = [_FORMATS[kind](v) for v in values]
@@ -622,6 +653,14 @@ def figure(obj, name: str) -> None:
                         tmp, format=e, dpi=100, metadata=m, bbox_inches="tight"
                     ),
                 )
+
+
+def action_list(actions) -> None:
+    """Publish the action list (:class:`kamlab.actions.ActionList`): during a run write
+    ``action_list.xlsx`` and ``action_list.csv`` at the top of the run folder."""
+    folder = run_dir()
+    if folder is not None:
+        actions.write(folder)
 
 
 def export_html(run: Path, notebook: str) -> None:
