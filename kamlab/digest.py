@@ -39,7 +39,7 @@ class _Run:
         frame = self.table(notebook, name)
         if frame is None:
             return None
-        return frame.set_index(frame.columns[0])["value"]
+        return frame.set_index(frame.columns[0]).iloc[:, 0]
 
     def link(self, notebook: str, text: str, links: bool) -> str:
         return f"[{text}](html/{notebook}.html)" if links else text

@@ -20,7 +20,13 @@ __all__ = ["export_report", "write_index"]
 
 STYLE = """
 <style>
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; }
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d2733;
+  line-height: 1.45; margin: 0 1em; }
+main.kamlab-report { max-width: 1100px; margin: auto; }
+main.kamlab-report img { max-width: 100%; height: auto; }
+main.kamlab-report pre { white-space: pre-wrap; }
+.jp-InputArea, .jp-InputPrompt, .jp-OutputPrompt { display: none; }
+a.anchor-link { display: none; }
 .kamlab-banner { border: 1px solid #c8d1dc; background: #f5f8fb; padding: 0.6em 1em;
   margin: 1em auto; max-width: 1100px; font-size: 0.95em; }
 .kamlab-banner p { margin: 0.25em 0; }
@@ -90,30 +96,32 @@ def _toc(body: str) -> str:
 
 
 def export_report(run: Path, notebook: str) -> Path:
-    """Write ``html/<notebook>.html`` from ``notebooks/<notebook>.ipynb`` of the run."""
+    """Write ``html/<notebook>.html`` from ``notebooks/<notebook>.ipynb`` of the run: the
+    outputs without code, self-contained (figures inline, no script or font from the network),
+    opened by the banner and a table of contents."""
     from nbconvert import HTMLExporter
 
     from kamlab.report import NOTEBOOKS
 
     source = run / "notebooks" / f"{notebook}.ipynb"
     exporter = HTMLExporter(
-        exclude_input=True, exclude_input_prompt=True, exclude_output_prompt=True
+        template_name="basic",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
     )
     body, _ = exporter.from_filename(str(source))
     spec = NOTEBOOKS.get(notebook)
     title = f"{notebook[:2]} · {spec.title}" if spec else notebook
-    body = re.sub(
-        r"<title>.*?</title>",
-        f"<title>{escape(title)} — kamlab run</title>",
-        body,
-        count=1,
-        flags=re.S,
+    page = (
+        "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{escape(title)} — kamlab run</title>{STYLE}</head><body>"
+        f"{_banner(run, notebook, _manifest(run))}{_toc(body)}"
+        f"<main class='kamlab-report'>{body}</main></body></html>\n"
     )
-    body = body.replace("</head>", STYLE + "</head>", 1)
-    header = _banner(run, notebook, _manifest(run)) + _toc(body)
-    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + header, body, count=1)
     target = run / "html" / f"{notebook}.html"
-    atomic_write(target, lambda tmp: tmp.write_text(body, encoding="utf-8"))
+    atomic_write(target, lambda tmp: tmp.write_text(page, encoding="utf-8"))
     return target
 
 
@@ -172,8 +180,14 @@ def write_index(run: Path) -> Path:
         f"{escape(str(manifest.get('started')))}.</p></div>"
     )
     out.append("<h2 id='summary'>Executive summary</h2>")
-    digest = summarize_run(run, links=True)
-    out.append(_markdown("\n".join(digest.splitlines()[1:])))
+    try:
+        digest = summarize_run(run, links=True)
+        out.append(_markdown("\n".join(digest.splitlines()[1:])))
+    except Exception as exc:  # a digest bug must not lose a finished run
+        out.append(
+            f"<p><strong>Summary unavailable</strong> ({escape(type(exc).__name__)}: "
+            f"{escape(str(exc))}); the reports below are complete.</p>"
+        )
     out.append("<h2 id='reports'>Reports</h2><ol>")
     for entry in manifest.get("notebooks", []):
         stem = Path(entry["notebook"]).stem

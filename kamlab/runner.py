@@ -366,6 +366,7 @@ def run_notebooks(
     for book in books:
         per_book[book.stem] = {"data_dir": str(folder), **per_book[book.stem]}
     manifest = _manifest(source, dataset, timeline, books, per_book, started, load_seconds)
+    write_manifest(staging / MANIFEST, manifest)  # the reports' banners read it as they finish
     if progress:
         print(
             f"kamlab run: {len(books)} notebook(s) on {data} → {out}\n  {timeline.describe()}",
@@ -381,7 +382,7 @@ def run_notebooks(
         write_manifest(staging / MANIFEST, manifest)
         target = free_name(out.with_name(f"{out.name}.failed"))
         staging.rename(target)
-        first = failed[0]
+        first = next(r for r in failed if r["status"] == "failed")
         where = f"cell {first['cell']}" if first.get("cell") else "before any cell ran"
         raise RunFailed(
             f"{first['notebook']} failed in {where}: {first['error']}\n"
