@@ -28,8 +28,14 @@ HERE = Path(__file__).resolve().parent
 START = "2019-01-01"
 STEPS = (
     "load",
-    "features_pandas",
-    "features_duckdb",
+    "features",
+    "features_legacy",
+    "features_scale",
+    "features_scale_legacy",
+    "panel13",
+    "panel13_legacy",
+    "panel13_scale",
+    "features_spark",
     "criteria",
     "segmentation",
     "clv",
@@ -37,8 +43,14 @@ STEPS = (
 )
 STEP_LABELS = {
     "load": "load_dataset + validation",
-    "features_pandas": "account_features (pandas)",
-    "features_duckdb": "account_features_duckdb",
+    "features": "account_features (engine, DuckDB on the loaded dataset)",
+    "features_legacy": "account_features (old pandas code)",
+    "features_scale": "scale.account_features (DuckDB from Parquet)",
+    "features_scale_legacy": "account_features_duckdb (old Ibis code)",
+    "panel13": "feature_panel, 13 monthly cutoffs (engine)",
+    "panel13_legacy": "13 x account_features (old pandas code)",
+    "panel13_scale": "scale.feature_panel, 13 cutoffs (DuckDB from Parquet)",
+    "features_spark": "scale.account_features on Spark local[2] (from Parquet)",
     "criteria": "criteria scores + tiers (3 rule sets)",
     "segmentation": "segmentation (KMeans, k=4)",
     "clv": "rfm_summary + BG/NBD + Gamma-Gamma",
@@ -106,11 +118,53 @@ def _reset_peak() -> bool:
 
 def _cutoff(data: Path):
     import pandas as pd
-    import pyarrow.parquet as pq
 
-    dates = pq.read_table(data / "transactions.parquet", columns=["date"]).column("date")
-    end = pd.Timestamp(dates.to_pandas().max())
+    from kamlab.data import find_tables
+
+    src = find_tables(data)["transactions"]
+    if src.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        dates = pq.read_table(src.files[0], columns=["date"]).column("date").to_pandas()
+    else:
+        dates = pd.read_csv(src.files[0], usecols=["date"])["date"]
+    end = pd.Timestamp(pd.to_datetime(dates).max())
     return (end - pd.Timedelta(days=365)).normalize() + pd.Timedelta(days=1)
+
+
+# The implementation the engine replaced (issue 18), read from git so the ratios are measured
+# side by side in one run without keeping a second copy of the features in the repository.
+LEGACY = "f54703e"
+
+
+def _legacy(module: str):
+    import types
+
+    source = subprocess.run(
+        ["git", "-C", str(HERE.parent), "show", f"{LEGACY}:kamlab/{module}.py"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    legacy = types.ModuleType(f"legacy_{module}")
+    exec(compile(source, f"{LEGACY}:kamlab/{module}.py", "exec"), legacy.__dict__)
+    return legacy
+
+
+def _spark_backend():
+    import ibis
+    from pyspark.sql import SparkSession
+
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.driver.memory", "2g")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(spark)
 
 
 def _worker(step: str, data: Path, repeats: int) -> dict:
@@ -130,25 +184,50 @@ def _worker(step: str, data: Path, repeats: int) -> dict:
 
     if step == "load":
         run = dataset
-    elif step == "features_pandas":
-        from kamlab.features import account_features
+    elif step in ("features", "features_legacy", "panel13", "panel13_legacy"):
+        from kamlab import features
 
         ds = dataset()
-        tx = ds.transactions
+        frames = {
+            t: getattr(ds, t) for t in ("accounts", "transactions", "assessments", "interactions")
+        }
+        sizes = {t: f.memory_usage(deep=True).sum() / 2**20 for t, f in frames.items()}
         info.update(
-            tx_rows=len(tx),
-            tx_mb=tx.memory_usage(deep=True).sum() / 2**20,
+            tx_rows=len(ds.transactions),
+            tx_mb=sizes["transactions"],
+            acc_mb=sizes["accounts"],
+            all_mb=sum(sizes.values()),
             accounts=len(ds.accounts),
-            acc_mb=ds.accounts.memory_usage(deep=True).sum() / 2**20,
         )
+        cutoffs = [cutoff - pd.DateOffset(months=i) for i in range(13)][::-1]
+        module = _legacy("features") if step.endswith("legacy") else features
+        if step.startswith("panel"):
+
+            def run():
+                if step == "panel13_legacy":
+                    return [module.account_features(ds, c) for c in cutoffs]
+                return module.feature_panel(ds, cutoffs)
+        else:
+
+            def run():
+                return module.account_features(ds, cutoff)
+
+        run()  # warm: the compiled query and the connection, as in a notebook's later calls
+    elif step in ("features_scale", "panel13_scale", "features_spark"):
+        from kamlab import scale
+
+        con = _spark_backend() if step == "features_spark" else None
+        cutoffs = [cutoff - pd.DateOffset(months=i) for i in range(13)][::-1]
 
         def run():
-            return account_features(ds, cutoff)
-    elif step == "features_duckdb":
-        from kamlab.scale import account_features_duckdb
+            if step == "panel13_scale":
+                return scale.feature_panel(data, cutoffs)
+            return scale.account_features(data, cutoff, con=con)
+    elif step == "features_scale_legacy":
+        legacy = _legacy("scale")
 
         def run():
-            return account_features_duckdb(data, cutoff)
+            return legacy.account_features_duckdb(data, cutoff)
     elif step in ("criteria", "segmentation"):
         from kamlab.features import account_features
 
@@ -182,19 +261,21 @@ def _worker(step: str, data: Path, repeats: int) -> dict:
     else:
         raise ValueError(f"unknown step {step!r}")
 
-    times = []
+    times, cpu = [], []
     rss_before = _rss_mb("VmRSS")
     resettable = _reset_peak()
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         result = run()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         del result
     peak = _rss_mb("VmHWM") if resettable else None
     if peak is None:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     info.update(
         seconds=statistics.median(times),
+        cpu_seconds=statistics.median(cpu),
         runs=len(times),
         times=times,
         rss_before_mb=rss_before,
@@ -261,7 +342,9 @@ def _cell(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="1k,10k,100k", help="account counts (1k,10k,100k)")
+    parser.add_argument(
+        "--sizes", default="sample,1k,5k,10k,100k", help="account counts, or 'sample' (data/sample)"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "out", help="output folder")
     parser.add_argument(
         "--years", type=int, default=6, help="years of history (6 ≈ 100 transactions per account)"
@@ -280,7 +363,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_worker(args.worker, args.data, args.repeats)))
         return 0
 
-    sizes = [(s.strip(), parse_size(s)) for s in args.sizes.split(",") if s.strip()]
+    sizes = [
+        (s.strip(), 300 if s.strip() == "sample" else parse_size(s))
+        for s in args.sizes.split(",")
+        if s.strip()
+    ]
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     unknown = [s for s in steps if s not in STEPS]
     if unknown:
@@ -289,14 +376,19 @@ def main(argv: list[str] | None = None) -> int:
     rows, meta = [], {}
     for label, n in sizes:
         print(f"size {label} ({n} accounts)", flush=True)
-        data = ensure_data(args.out, label, n, args.years, args.seed)
+        if label == "sample":  # the committed 300-account sample (CSV)
+            data = HERE.parent / "data" / "sample"
+        else:
+            data = ensure_data(args.out, label, n, args.years, args.seed)
         repeats = args.repeats if n < 100_000 else 1
         for step in steps:
             if step == "kamlab_run" and n > 1_000:
                 result = {"skipped": "run on the 1k size only"}
+            elif step == "features_spark" and n > 5_000:
+                result = {"skipped": "Spark local is measured up to 5k accounts"}
             else:
                 result = _spawn(step, data, 1 if step == "kamlab_run" else repeats, args.timeout)
-            if step == "features_pandas" and "tx_rows" in result:
+            if step in ("features", "features_legacy") and "tx_rows" in result:
                 meta[label] = result
             note = result.get("skipped")
             print(f"  {STEP_LABELS[step]:<40} {note or _cell(result)}", flush=True)
@@ -306,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
                     "size": label,
                     "accounts": n,
                     "seconds": result.get("seconds"),
+                    "cpu_seconds": result.get("cpu_seconds"),
                     "peak_mb": result.get("peak_mb"),
                     "rss_before_mb": result.get("rss_before_mb"),
                     "runs": result.get("runs"),
@@ -328,6 +421,7 @@ def main(argv: list[str] | None = None) -> int:
             "transactions": f"{m['tx_rows']:,}",
             "transactions frame (MB)": f"{m['tx_mb']:.0f}",
             "accounts frame (MB)": f"{m['acc_mb']:.1f}",
+            "all four tables (MB)": f"{m['all_mb']:.0f}",
         }
         for label, m in meta.items()
     }

@@ -30,6 +30,7 @@ instant (the data contract forbids those).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import ibis
@@ -40,6 +41,7 @@ from kamlab.features import Layout
 __all__ = ["features_expr"]
 
 _SECONDS_PER_DAY = 86_400
+_DAWN = datetime(1, 1, 1)  # where the first bucket starts (kamlab.features.Calendar)
 
 
 # ------------------------------------------------------------------------------ small helpers
@@ -213,10 +215,17 @@ def _calendar(tables: Mapping[str, ir.Table]) -> dict[str, ir.Table]:
     )
     spans = {
         name: tables[name].select(
-            lo=tables[name].lo.cast("timestamp"), hi=tables[name].hi.cast("timestamp")
+            day=tables[name].day.cast("date"),
+            lo=tables[name].lo.cast("timestamp"),
+            start=tables[name].start.cast("timestamp"),
+            end=tables[name].end.cast("timestamp"),
         )
-        for name in ("buckets", "lookback", "segments")
+        for name in ("days", "lookback_days", "segment_days")
     }
+    edges = tables["edges"].select(
+        _first_bucket=tables["edges"].first_bucket.cast("timestamp"),
+        _first_segment=tables["edges"].first_segment.cast("timestamp"),
+    )
     flags = ("before", "recent", "previous", "base", "future")
     windows = windows.select(
         _k=windows._k.cast("int64"),
@@ -224,14 +233,23 @@ def _calendar(tables: Mapping[str, ir.Table]) -> dict[str, ir.Table]:
         recent_start=windows.recent_start.cast("timestamp"),
         **{f: windows[f].cast("boolean") for f in flags},
     )
-    return {"cutoffs": cuts, "windows": windows, **spans}
+    return {"cutoffs": cuts, "windows": windows, "edges": edges, **spans}
 
 
-def _bucketed(table: ir.Table, buckets: ir.Table) -> ir.Table:
-    """Each row with the bucket (``lo``) holding its time ``t``; rows after the last boundary
-    are dropped (no window reaches them)."""
-    joined = table.join(buckets, [table.t >= buckets.lo, table.t < buckets.hi])
-    return joined.select(*table.columns, "lo")
+def _bucketed(table: ir.Table, days: ir.Table, first: ir.Column | None = None) -> ir.Table:
+    """Each row with the start (``lo``) of the bucket holding its time ``t``: an equi-join on
+    the row's date with the buckets' day pieces (no range join, no sort). With ``first`` (the
+    first bucket's end, a column of a one-row table), rows before it fall in the first bucket,
+    which starts at dawn; rows after the last bucket are dropped."""
+    on = [table.t.date() == days.day, table.t >= days.start, table.t < days.end]
+    if first is None:
+        return table.join(days, on).select(*table.columns, "lo")
+    edge = first.as_table()
+    joined = table.cross_join(edge).left_join(days, on)
+    dawn = ibis.literal(_DAWN, type="timestamp")
+    lo = ibis.ifelse(joined.lo.isnull() & (joined.t < joined[first.get_name()]), dawn, joined.lo)
+    out = joined.select(*table.columns, lo=lo)
+    return out.filter(out.lo.notnull())
 
 
 # ------------------------------------------------------------------------------ the definition
@@ -281,12 +299,12 @@ def features_expr(
     True
     """
     cal = _calendar(calendar)
-    cuts, buckets, windows = cal["cutoffs"], cal["buckets"], cal["windows"]
+    cuts, windows = cal["cutoffs"], cal["windows"]
     recent = windows.filter(windows.recent)
     keys = ["_k", "account_id"]
 
     # Sums, counts, first and last dates: per (account, bucket), then per (cutoff, account).
-    ev = _bucketed(_events(tables, layout), buckets)
+    ev = _bucketed(_events(tables, layout), cal["days"], cal["edges"]._first_bucket)
     is_tx = ev.amount.notnull()
     purchase = ev.amount > 0
     aggs: dict[str, Any] = {
@@ -308,29 +326,37 @@ def features_expr(
     if "qbr" in layout.kinds:
         aggs["_qbr"] = ev.t.count(where=ev.kind == "qbr")
     per_bucket = ev.group_by(["account_id", "lo"]).aggregate(**aggs)
-    w = per_bucket.join(windows, "lo")
-    in_recent = {
-        name: w[name].sum(where=w.recent)
+    # Several cutoffs: "everything before c" is a running total over the buckets (read at the
+    # last bucket before each cutoff), so each bucket joins only the bounded windows it is in.
+    bounded = windows.recent | windows.previous | windows.base | windows.future
+    w = per_bucket.join(windows.filter(bounded) if layout.split_history else windows, "lo")
+    sums: dict[str, Any] = {
+        "_r12": w._amount.sum(where=w.recent),
+        "_rprev": w._amount.sum(where=w.previous),
+        "_base": w._amount.sum(where=w.base),
+        "_future": w._amount.sum(where=w.future),
+        "_bought": w._n_purchases.sum(where=w.future),
+    }
+    sums.update(
+        (name, w[name].sum(where=w.recent))
         for name in ("_gross", "_credit", "_rev_c", "_cost_c", "_tickets", "_hours", "_qbr")
         if name in aggs
-    }
-    per_cutoff = w.group_by(keys).aggregate(
-        _r12=w._amount.sum(where=w.recent),
-        _rprev=w._amount.sum(where=w.previous),
-        _rtotal=w._amount.sum(where=w.before),
-        _base=w._amount.sum(where=w.base),
-        _future=w._amount.sum(where=w.future),
-        _bought=w._n_purchases.sum(where=w.future),
-        _first=w._first.min(where=w.before),
-        _last=w._last.max(where=w.before),
-        **in_recent,
     )
+    if not layout.split_history:
+        sums.update(
+            _rtotal=w._amount.sum(where=w.before),
+            _first=w._first.min(where=w.before),
+            _last=w._last.max(where=w.before),
+        )
+    per_cutoff = w.group_by(keys).aggregate(**sums)
 
     # Distinct purchase days, products and categories in the look-back window: a key counts in
     # the bucket where it first occurs inside the window (its previous bucket is before it).
     item = ["account_id", "what", "day", "key"]
     present = (
-        _bucketed(_purchase_keys(tables, layout), cal["lookback"]).select(*item, "lo").distinct()
+        _bucketed(_purchase_keys(tables, layout), cal["lookback_days"])
+        .select(*item, "lo")
+        .distinct()
     )
     if layout.split_lookback:
         order = ibis.window(group_by=[present[c] for c in item], order_by=present.lo)
@@ -352,10 +378,12 @@ def features_expr(
     acc = _accounts(tables["accounts"], layout)
     j = acc.cross_join(cuts)
     j = _attach(j, per_cutoff, keys)
+    if layout.split_history:
+        j = _attach(j, _before(per_bucket, cuts), keys)
     j = _attach(j, distinct, keys)
     latest = _latest_values(tables, layout)
     if latest is not None:
-        j = _attach(j, _latest_before(latest, cal["segments"], cuts, layout), keys)
+        j = _attach(j, _latest_before(latest, cal, layout), keys)
     # revenue_share's denominator: the portfolio's positive look-back revenue at each cutoff,
     # an aggregate joined back (a whole-table window would put every row in one partition).
     known = per_cutoff.semi_join(acc, "account_id")
@@ -364,35 +392,52 @@ def features_expr(
     return _finish(j, layout)
 
 
-def _latest_before(
-    values: ir.Table, segments: ir.Table, cuts: ir.Table, layout: Layout
-) -> ir.Table:
+def _before(per_bucket: ir.Table, cuts: ir.Table) -> ir.Table:
+    """Per (cutoff, account): total amount, first transaction and last purchase before the
+    cutoff, as running aggregates over the account's buckets read at its last bucket before the
+    cutoff (that bucket starts before it, the next one at or after it)."""
+    running = ibis.cumulative_window(group_by=per_bucket.account_id, order_by=per_bucket.lo)
+    following = ibis.window(group_by=per_bucket.account_id, order_by=per_bucket.lo)
+    run = per_bucket.select(
+        "account_id",
+        "lo",
+        _rtotal=per_bucket._amount.sum().over(running),
+        _first=per_bucket._first.min().over(running),
+        _last=per_bucket._last.max().over(running),
+        next_lo=per_bucket.lo.lead().over(following),
+    )
+    at = run.join(cuts, [run.lo < cuts.cutoff, run.next_lo.isnull() | (run.next_lo >= cuts.cutoff)])
+    return at.select("_k", "account_id", "_rtotal", "_first", "_last")
+
+
+def _latest_before(values: ir.Table, cal: Mapping[str, ir.Table], layout: Layout) -> ir.Table:
     """Per (cutoff, account): the latest NPS and score of each criterion before the cutoff.
 
-    Per (account, key, segment between two cutoffs) the value at the segment's latest time; the
-    latest segment before cutoff c starts before c (so ends at or before it) and the next
-    segment with a value starts at or after c."""
-    v = _bucketed(values, segments)
-    group = ["account_id", "what", "key"]
-    per_bucket = v.group_by([*group, "lo"]).aggregate(value=v.value.argmax(v.t))
-    if layout.split_history:
-        order = ibis.window(group_by=[per_bucket[g] for g in group], order_by=per_bucket.lo)
-        per_bucket = per_bucket.mutate(next_lo=per_bucket.lo.lead().over(order))
-    else:  # one segment: nothing comes after it
-        per_bucket = per_bucket.mutate(next_lo=ibis.null().cast("timestamp"))
-    j = per_bucket.join(
-        cuts,
-        [
-            per_bucket.lo < cuts.cutoff,
-            per_bucket.next_lo.isnull() | (per_bucket.next_lo >= cuts.cutoff),
-        ],
+    Per (account, segment between two cutoffs): one column per key with its value at the
+    segment's latest time; then, over the account's segments in order, the latest segment with
+    a value of each key (a running arg-max). Cutoff c reads the account's last segment before
+    it: that segment starts before c (so ends at or before it), the next one at or after c."""
+    v = _bucketed(values, cal["segment_days"], cal["edges"]._first_segment)
+    keys = [("_nps", v.what == 0)] if "nps" in layout.kinds else []
+    keys += [(f"_score_{i}", (v.what == 1) & (v.key == c)) for i, c in enumerate(layout.criteria)]
+    wide = v.group_by(["account_id", "lo"]).aggregate(
+        **{name: v.value.argmax(v.t, where=is_key) for name, is_key in keys}
     )
-    cols: dict[str, Any] = {}
-    if "nps" in layout.kinds:
-        cols["_nps"] = j.value.max(where=j.what == 0)
-    for i, c in enumerate(layout.criteria):
-        cols[f"_score_{i}"] = j.value.max(where=(j.what == 1) & (j.key == c))
-    return j.group_by(["_k", "account_id"]).aggregate(**cols)
+    if layout.split_history:
+        running = ibis.cumulative_window(group_by=wide.account_id, order_by=wide.lo)
+        following = ibis.window(group_by=wide.account_id, order_by=wide.lo)
+        latest = {
+            name: wide[name].argmax(ibis.ifelse(wide[name].notnull(), wide.lo, None)).over(running)
+            for name, _ in keys
+        }
+        wide = wide.select("account_id", "lo", **latest, next_lo=wide.lo.lead().over(following))
+    else:  # one segment: nothing comes after it
+        wide = wide.mutate(next_lo=ibis.null().cast("timestamp"))
+    cuts = cal["cutoffs"]
+    j = wide.join(
+        cuts, [wide.lo < cuts.cutoff, wide.next_lo.isnull() | (wide.next_lo >= cuts.cutoff)]
+    )
+    return j.select("_k", "account_id", *(name for name, _ in keys))
 
 
 def _finish(j: ir.Table, layout: Layout) -> ir.Table:

@@ -52,7 +52,7 @@ ACCOUNT_ATTRIBUTES = ("industry", "region", "size_band", "account_manager")
 #: Interaction kinds that add columns (compared in lower case).
 INTERACTION_KINDS = ("support_ticket", "qbr", "nps")
 #: The tables of a :class:`Calendar`, as :func:`kamlab.engine.features_expr` takes them.
-CALENDAR_TABLES = ("cutoffs", "buckets", "windows", "lookback", "segments")
+CALENDAR_TABLES = ("cutoffs", "windows", "days", "lookback_days", "segment_days", "edges")
 DAYS_PER_MONTH = 365.25 / 12
 _DAWN = np.datetime64(datetime(1, 1, 1), "us")  # where the first bucket starts
 _SMALL = 1_000_000  # rows below which one DuckDB thread is faster (and trivially deterministic)
@@ -242,8 +242,54 @@ class Calendar:
         return cls(table, buckets, windows, lookback.reset_index(drop=True), segments)
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        """The tables by name (:data:`CALENDAR_TABLES`)."""
-        return {name: getattr(self, name) for name in CALENDAR_TABLES}
+        """The tables the engine reads (:data:`CALENDAR_TABLES`): ``cutoffs``, ``windows``, the
+        spans cut at midnight (``days``, ``lookback_days``, ``segment_days``: ``day``, ``lo``,
+        ``start``, ``end``, so that a row finds its bucket by an equi-join on its date) and
+        ``edges`` (one row: ``first_bucket``, ``first_segment``; rows before those fall in the
+        first bucket or segment, which has no day pieces).
+
+        >>> Calendar.of(["2024-01-01"], 365, 365, 0.1).tables()["days"].shape
+        (1095, 4)
+        """
+        edges = pd.DataFrame(
+            {
+                "first_bucket": self.buckets["hi"].iloc[:1],
+                "first_segment": self.segments["hi"].iloc[:1],
+            }
+        )
+        return {
+            "cutoffs": self.cutoffs,
+            "windows": self.windows,
+            "days": _day_pieces(self.buckets),
+            "lookback_days": _day_pieces(self.lookback),
+            "segment_days": _day_pieces(self.segments),
+            "edges": edges.reset_index(drop=True),
+        }
+
+
+def _day_pieces(spans: pd.DataFrame) -> pd.DataFrame:
+    """Each span ``[lo, hi)`` (but the one starting at dawn) cut at midnights: one row per day
+    it touches, with the part of the day inside it (``start``, ``end``)."""
+    one = np.timedelta64(1, "D")
+    parts = []
+    for lo, hi in zip(spans["lo"].to_numpy(), spans["hi"].to_numpy()):
+        if lo == _DAWN:
+            continue
+        days = np.arange(lo.astype("datetime64[D]"), hi.astype("datetime64[D]") + one, one)
+        start = np.maximum(days.astype("datetime64[us]"), lo)
+        end = np.minimum((days + one).astype("datetime64[us]"), hi)
+        keep = start < end
+        parts.append(
+            pd.DataFrame({"day": days[keep], "lo": lo, "start": start[keep], "end": end[keep]})
+        )
+    if not parts:
+        return pd.DataFrame(
+            {
+                "day": np.array([], "datetime64[D]"),
+                **{c: np.array([], "datetime64[us]") for c in ("lo", "start", "end")},
+            }
+        )
+    return pd.concat(parts, ignore_index=True)
 
 
 @dataclass(frozen=True)
