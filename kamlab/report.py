@@ -91,15 +91,22 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
             ("as_of", "outcome_cutoff", "previous_review"),
             (
                 "catalogue",
+                "references",
                 "criteria_coverage",
-                "scores",
                 "tiers",
+                "scores",
                 "tier_by_type",
                 "size_only_vs_rule_set",
                 "quadrant_by_tier",
                 "tier_migration",
+                "tier_changes",
             ),
-            ("revenue_by_tier", "selection_matrix", "tier_migration"),
+            (
+                "revenue_by_tier",
+                "top_account_contributions",
+                "selection_matrix",
+                "tier_migration",
+            ),
             4.0,
         ),
         NotebookSpec(
@@ -460,6 +467,11 @@ LABELS = {
     "account_manager": "Account manager",
     "revenue_growth_12m": "Growth, 12 months (log ratio)",
     "growth_dh": "Symmetric growth",
+    "account_share": "Share of accounts",
+    "revenue_share": "Share of revenue",
+    "min_score": "Lowest score",
+    "n_imputed": "Criteria imputed",
+    "n_selected": "Accounts selected",
 }
 
 

@@ -41,6 +41,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from kamlab import fmt
+
 __all__ = [
     "DESIGNATED",
     "KEY_CAP",
@@ -53,6 +55,7 @@ __all__ = [
     "cap_counts",
     "check_designated",
     "check_tier_rule",
+    "describe_tiers",
     "order_accounts",
     "rank_accounts",
     "tier_overview",
@@ -293,3 +296,40 @@ def tier_overview(scored, revenue: pd.Series, *, tier_col: str = "tier") -> pd.D
         lowest = table["score"].groupby(tiers, observed=False).min().reindex(list(TIERS))
         out["min_score"] = [*lowest.tolist(), float(table["score"].min())]
     return out
+
+
+def describe_tiers(
+    overview: pd.DataFrame, *, strategic: float = STRATEGIC_CAP, key: float = KEY_CAP
+) -> str:
+    """How many accounts each tier holds under the caps and how much revenue they bring, in
+    words (:func:`tier_overview` with its ``total`` row).
+
+    Examples
+    --------
+    >>> tiers = pd.Series(["strategic"] + ["key"] * 5 + ["regular"] * 34)
+    >>> revenue = pd.Series([50.0] + [20.0] * 5 + [1.0] * 34)
+    >>> print(describe_tiers(tier_overview(tiers, revenue)))  # doctest: +NORMALIZE_WHITESPACE
+    Of 40 accounts, 1 is strategic (the 3% cap allows 1) and 5 are key (key and strategic
+    together at most 15%, 6 accounts). The 6 designated accounts bring 81.5% of the revenue;
+    the 34 regular accounts (85.0% of accounts) bring 18.5%.
+    """
+    total = overview.loc["total"]
+    n = int(total["accounts"])
+    n_strategic, n_designated = cap_counts(n, strategic, key)
+    s_count, k_count = (
+        int(overview.loc["strategic", "accounts"]),
+        int(overview.loc["key", "accounts"]),
+    )
+    designated = s_count + k_count
+    share = overview.loc[list(DESIGNATED), "revenue_share"].sum()
+    regular = overview.loc["regular"]
+    return (
+        f"Of {fmt.count(n)} accounts, {fmt.count(s_count)} {'is' if s_count == 1 else 'are'} "
+        f"strategic (the {fmt.share(strategic, 0)} cap allows {fmt.count(n_strategic)}) and "
+        f"{fmt.count(k_count)} {'is' if k_count == 1 else 'are'} key (key and strategic "
+        f"together at most {fmt.share(key, 0)}, {fmt.count(n_designated)} accounts). The "
+        f"{fmt.count(designated)} designated accounts bring {fmt.share(share)} of the revenue; "
+        f"the {fmt.count(regular['accounts'])} regular accounts "
+        f"({fmt.share(regular['account_share'])} of accounts) bring "
+        f"{fmt.share(regular['revenue_share'])}."
+    )

@@ -426,3 +426,129 @@ def test_uci_wholesale_size_only_tiers():
     assert set(result.designated) == {f"C{i:03d}" for i in top.index[:66]}
     assert result.type_growth_missing == 440  # no growth assessment in UCI
     assert set(result.table["type"].unique()) == {"stable", "tactical"}
+
+
+# --------------------------------------------------------------------------- in words
+def test_references_frame_counts_the_criteria_citing_each_document():
+    catalogue = load_catalogue()
+    refs = catalogue.references_frame()
+    assert refs.index.tolist()[:5] == [f"seed_00{i}" for i in range(5)]
+    assert refs["criteria"].to_dict() == {
+        "seed_000": 12,
+        "seed_001": 7,
+        "seed_002": 9,
+        "seed_003": 8,
+        "seed_004": 5,
+        "mcdonald_woodburn": 0,  # cited by the selection_matrix rule set, not by a criterion
+    }
+    assert pd.isna(refs.loc["mcdonald_woodburn", "file"])
+    assert refs.loc["seed_003", "title"] == "What IS a Key Account?"
+
+
+def test_describe_catalogue_counts_families_sources_and_citations():
+    from kamlab.criteria import describe_catalogue
+
+    text = describe_catalogue(load_catalogue())
+    assert text.startswith(
+        "20 criteria in 5 families (growth 7, harmony 6, value creation 3, relationship 3, "
+        "size 1). 8 are measured from the data"
+    )
+    assert "12 are the account team's assessments" in text
+    assert (
+        "the most cited is growth potential (5 documents), then revenue contribution and " in text
+    )
+
+
+def test_describe_coverage_names_left_out_and_imputed_criteria(sample_features):
+    from kamlab.criteria import describe_coverage
+
+    rules = load_rule_set("seed_weighted")
+    text = describe_coverage(coverage(sample_features, rules), rules.name)
+    assert text == (
+        "Rule set seed_weighted weighs 18 criteria; 17 have values in these data and are "
+        "scored, their weights renormalised to sum to 100% (the largest: revenue contribution "
+        "and growth potential, 12.8% each). Left out because the data have no value for them "
+        "(never scored as 0): ease of buying. 97 missing values were imputed at the portfolio "
+        "median, a neutral contribution (revenue growth 34, satisfaction 13, growth potential 5, "
+        "strategic fit 5, willingness to partner 5, market influence 5, reputation 5, "
+        "innovativeness 5, complexity of needs 5, long term vision 5, information exchange 5, "
+        "executive fit 5)."
+    )
+    # Without assessments (Online Retail, CDNOW) only the transaction criteria remain.
+    bare = sample_features[["revenue_12m", "orders_12m"]]
+    text = describe_coverage(coverage(bare, rules), rules.name)
+    assert (
+        "2 have values in these data" in text
+        and "(the largest: revenue contribution 75.0%)" in text
+    )
+    assert text.endswith("No value of a scored criterion is missing.")
+
+
+def test_describe_types_counts_and_missing_growth():
+    from kamlab.criteria import describe_types
+
+    features = pd.DataFrame(
+        {
+            "revenue_12m": [10.0, 9, 8, 7, 6, 5, 4, 3, 2, 1],
+            "score_growth_potential": [5.0, 1, 4, 2, 5, np.nan, 1, 1, 1, 1],
+        },
+        index=pd.Index([f"A{i}" for i in range(10)], name="account_id"),
+    )
+    scored = score_accounts(features, "size_only")
+    # revenue top 20 %: A0, A1; growth above the median (1): A0, A2, A3, A4.
+    assert scored.table["type"].astype(str).tolist() == [
+        "strategic", "stable", "high-growth", "high-growth", "high-growth",
+        "tactical", "tactical", "tactical", "tactical", "tactical",
+    ]  # fmt: skip
+    assert describe_types(scored) == (
+        "Types (revenue above the 80th percentile × growth potential above the 50th): "
+        "tactical 5, high-growth 3, strategic 1, stable 1. Key or strategic accounts (1): "
+        "strategic 1. 1 account has no growth potential value and counts as low growth."
+    )
+
+
+def test_describe_top_accounts_lists_the_largest_contributions_with_names():
+    from kamlab.criteria import describe_top_accounts
+
+    features = pd.DataFrame(
+        {"revenue_12m": [1.0, 2, 3, 4], "score_growth_potential": [4.0, 3, 2, 1]},
+        index=pd.Index(list("ABCD"), name="account_id"),
+    )
+    rules = load_rule_set(
+        {"weights": {"revenue_contribution": 3, "growth_potential": 1},
+         "tiers": {"strategic": 0.25, "key": 0.5}}
+    )  # fmt: skip
+    scored = score_accounts(features, rules)
+    accounts = pd.DataFrame(
+        {"account_id": list("ABCD"), "name": list("abcd"), "account_manager": ["m", "m", None, "n"]}
+    )
+    text = describe_top_accounts(scored, accounts, k=2, top=2, shown=1)
+    # D: revenue rank (4-0.5)/4-0.5 = 0.375 × 0.75; growth (1-0.5)/4-0.5 = -0.375 × 0.25.
+    assert text.splitlines() == [
+        "The key list holds 2 accounts (1 strategic); the table shows the first 1, the "
+        "published scores table has every account. The 2 highest scores and the criteria that "
+        "contribute most to each:",
+        "- D (d, n), rank 1, score +0.188: revenue contribution +0.281, growth potential -0.0938.",
+        "- C (c), rank 2, score +0.0625: revenue contribution +0.0938, growth potential -0.0312.",
+    ]
+
+
+def test_describe_quadrants_says_when_an_axis_cannot_separate(sample_features):
+    from kamlab.criteria import describe_quadrants
+
+    matrix = score_accounts(sample_features, "selection_matrix")
+    rules = score_accounts(sample_features, "seed_weighted")
+    text = describe_quadrants(matrix, rules)
+    inside = int(((matrix.table["quadrant"] == "strategic") & (rules.table["tier"] >= "key")).sum())
+    assert f"Of the 36 key or strategic accounts under seed_weighted, {inside} sit in" in text
+    assert "cannot separate" not in text
+    bare = sample_features[["revenue_12m", "orders_12m"]]
+    flat = describe_quadrants(
+        score_accounts(bare, "selection_matrix"), score_accounts(bare, "size_only")
+    )
+    assert (
+        "The strength axis cannot separate the accounts (none of its criteria has a value in "
+        "these data): every account sits in its lower half" in flat
+    )
+    with pytest.raises(ValueError, match="has no axes"):
+        describe_quadrants(rules, rules)

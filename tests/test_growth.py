@@ -12,7 +12,7 @@ import pytest
 import statsmodels.api as sm
 from statsmodels.stats.multitest import multipletests
 
-from kamlab import growth, synth
+from kamlab import fmt, growth, synth
 from kamlab.data import Dataset
 from kamlab.features import account_features, feature_panel
 from kamlab.growth.backtest import _spearman_weighted
@@ -500,10 +500,13 @@ def test_backtest_table_shape_determinism_and_guards(sample_dataset):
         365,
     )
     sizes = a.table[(a.table["metric"] == "precision_at_k") & (a.table["cutoff"] != "pooled")]
-    assert (sizes["n_selected"] == (0.15 * sizes["n_accounts"]).round()).all()
+    # The list is as long as the key cap allows (floored, as the tiers are): 244 → 36, not 37.
+    assert (sizes["n_selected"] == np.floor(0.15 * sizes["n_accounts"] + 1e-9)).all()
+    assert sizes.loc[sizes["cutoff"] == "2024-01-01", "n_accounts"].tolist()[0] == 244
+    assert sizes.loc[sizes["cutoff"] == "2024-01-01", "n_selected"].tolist()[0] == 36
     # Size-only at one cutoff: precision@k is the share of the top revenue accounts that grew.
     feats = account_features(sample_dataset, "2024-01-01", 365)
-    top = feats.sort_values("revenue_12m", ascending=False).head(int(round(0.15 * len(feats))))
+    top = feats.sort_values("revenue_12m", ascending=False).head(36)
     est = a.table.set_index(["rule_set", "cutoff", "metric"]).loc[
         ("size_only", "2024-01-01", "precision_at_k"), "estimate"
     ]
@@ -628,7 +631,8 @@ def test_describe_backtest_says_no_scorer_is_better_when_the_interval_includes_z
     assert text == (
         "No scorer is credibly better than size_only on precision at k: the largest "
         "difference, learned (at 2024-01-01), has 0.44 (95 % CI 0.37 to 0.5) against 0.4, a "
-        "difference of +0.04 (95 % CI -0.01 to +0.09), an interval that includes zero."
+        "difference of +0.04 (95 % CI -0.01 to +0.09), an interval that includes zero. "
+        "learned was not scored at 2023-01-01: no history."
     )
     rules_only = growth.describe_backtest(result.without("learned"))
     assert rules_only.startswith(
@@ -641,3 +645,134 @@ def test_describe_backtest_says_no_scorer_is_better_when_the_interval_includes_z
         "zero at 0)" in rules_only
     )
     assert "best" not in text + rules_only
+
+
+# --------------------------------------------------------------------------------- notebook 04
+def test_out_of_time_runs_both_checks_or_says_why_not(sample_panel):
+    result = growth.out_of_time(
+        sample_panel,
+        ["2022-10-01", "2023-01-01", "2024-01-01"],
+        feature_columns=FEATURES,
+        models=("ridge",),
+        n_repeats=5,
+    )
+    assert result.skipped is None
+    assert result.table["test_cutoff"].tolist() == ["2024-01-01"]
+    assert result.table["train_cutoffs"].tolist() == ["2022-10-01..2023-01-01 (2)"]
+    assert result.importance.test_cutoff == "2024-01-01"
+    assert result.importance.train_cutoffs == ("2022-10-01", "2023-01-01")
+    short = growth.out_of_time(sample_panel, ["2023-07-01", "2024-01-01"], feature_columns=FEATURES)
+    assert (short.cv, short.importance) == (None, None)
+    assert short.skipped.startswith("no test cutoff has an earlier cutoff at least 365 days")
+    assert short.table.empty and "test_cutoff" in short.table
+    assert growth.describe_out_of_time(short) == (
+        f"Skipped: {short.skipped}. Out-of-time validation needs a training cutoff whose "
+        "outcome window closed before a later test cutoff; the data offer 2 cutoffs "
+        "(2023-07-01, 2024-01-01)."
+    )
+    text = growth.describe_out_of_time(result)
+    r2 = result.table["r2"].iloc[0]
+    assert text.startswith(
+        "Trained on 2022-10-01..2023-01-01 (2) and tested on 2024-01-01 (244 accounts), "
+        f"ridge regression R² {fmt.estimate(r2, 2)}"
+    )
+    with pytest.raises(growth.InsufficientHistory):
+        growth.time_split_cv(sample_panel, ["2024-01-01"], feature_columns=FEATURES)
+
+
+def test_analysis_cutoffs_are_every_date_the_growth_analysis_reads():
+    from kamlab.timeline import Timeline
+
+    tl = Timeline.from_data("2022-01-01", "2024-12-31")
+    got = [c.date().isoformat() for c in growth.analysis_cutoffs(tl)]
+    # training cutoffs of as_of (quarterly from 2023-01-01 to 2024-01-01), the back-test grid
+    # (2023-01-01, 2023-07-01, 2024-01-01) and its training cutoffs (2023-01-01 for 2024-01-01).
+    assert got == ["2023-01-01", "2023-04-01", "2023-07-01", "2023-10-01", "2024-01-01"]
+    short = Timeline.from_data("2010-12-01", "2011-12-09")
+    assert [c.date().isoformat() for c in growth.analysis_cutoffs(short)] == [
+        "2011-03-01",
+        "2011-04-01",
+        "2011-06-01",
+    ]
+
+
+def test_usable_cluster_needs_the_column_and_enough_clusters(linear_frame):
+    assert growth.usable_cluster(linear_frame, "manager") == "manager"
+    assert growth.usable_cluster(linear_frame, "manager", min_clusters=13) is None
+    assert growth.usable_cluster(linear_frame) is None  # no account_manager column
+
+
+def test_backtest_min_tenure_auto_counts_whole_days(sample_dataset):
+    rules = {"size_only": size_rule}
+    auto = growth.backtest(sample_dataset, rules, ["2023-01-01"], n_boot=5, min_tenure_days="auto")
+    # The data start on 2022-01-01: 365 days of history before the first cutoff.
+    assert auto.min_tenure_days == 365
+    feats = account_features(sample_dataset, "2023-01-01", 365)
+    eligible = int((np.ceil(feats["tenure_days"]) >= 365).sum())
+    assert auto.table["n_accounts"].iloc[0] == eligible < len(feats)
+    # A first purchase at 08:26 on the data's first day still counts as a full day of history.
+    panel = feats.assign(tenure_days=np.where(feats.index == feats.index[0], 364.65, 400.0))
+    panel.index = pd.MultiIndex.from_product(
+        [[pd.Timestamp("2023-01-01")], feats.index], names=["cutoff", "account_id"]
+    )
+    kept = growth.backtest(
+        sample_dataset, rules, ["2023-01-01"], n_boot=5, min_tenure_days=365, panel=panel
+    )
+    assert kept.table["n_accounts"].iloc[0] == len(feats)
+    with pytest.raises(ValueError, match="'auto'"):
+        growth.backtest(sample_dataset, rules, ["2023-01-01"], n_boot=5, min_tenure_days="all")
+
+
+def test_backtest_records_the_lists_and_reads_for_people(sample_dataset):
+    from kamlab.criteria import load_rule_set, score_accounts
+
+    scorers = {
+        "size_only": load_rule_set("size_only"),
+        "seed_weighted": load_rule_set("seed_weighted"),
+    }
+    bt = growth.backtest(sample_dataset, scorers, ["2024-01-01"], n_boot=50, random_state=3)
+    feats = account_features(sample_dataset, "2024-01-01", 365)
+    for name, rule in scorers.items():
+        listed = bt.selected.loc[bt.selected["rule_set"] == name, "account_id"].tolist()
+        assert (
+            listed == score_accounts(feats, rule).designated.tolist()
+        )  # the key list, in rank order
+    shared = len(set(score_accounts(feats, "size_only").designated)
+                 & set(score_accounts(feats, "seed_weighted").designated))  # fmt: skip
+    assert bt.overlap("seed_weighted", "size_only") == shared == 17
+    rows = bt.intervals(["precision_at_k", "mean_growth_dh_selected", "delta_precision_at_k"])
+    assert rows.columns.tolist() == [
+        "rule_set", "metric", "measure", "unit", "estimate", "ci_low", "ci_high", "n_selected",
+    ]  # fmt: skip
+    assert rows[["rule_set", "metric", "unit"]].values.tolist() == [
+        ["size_only", "precision_at_k", "share"],
+        ["size_only", "mean_growth_dh_selected", "growth"],
+        ["seed_weighted", "precision_at_k", "share"],
+        ["seed_weighted", "mean_growth_dh_selected", "growth"],
+        ["seed_weighted", "delta_precision_at_k", "share"],
+    ]
+    assert rows["measure"].iloc[-1] == (
+        "difference to size_only: share of the selected accounts that grew"
+    )
+    top = feats.loc[bt.selected.loc[bt.selected["rule_set"] == "size_only", "account_id"]]
+    assert rows["estimate"].iloc[0] == pytest.approx(top["grew"].mean())
+    text = growth.describe_selection(bt)
+    assert text.startswith(
+        "At 2024-01-01 the 36 accounts chosen by seed_weighted and the 36 chosen by size_only "
+        "have 17 in common. Over the next 365 days "
+    )
+    assert "best" not in text
+    assert bt.without("seed_weighted").selected["rule_set"].unique().tolist() == ["size_only"]
+
+
+def test_describe_joint_reports_credible_effects_and_overlap(linear_frame):
+    joint = growth.criteria_effects(linear_frame, ["x", "other"], "y", joint=True)
+    coef = joint.table.loc["x", "coef"]
+    text = growth.describe_joint(joint)
+    assert text.startswith(
+        f"Holding the other criteria fixed (one model, n = 200), x ({fmt.signed(coef, 3)}"
+        " per SD, q < 0.001) keeps a credible effect on y; the other 1 does not (q ≥ 0.05)."
+    )
+    assert "The largest variance inflation factor is 1" in text
+    with pytest.raises(ValueError, match="joint view"):
+        growth.describe_joint(growth.criteria_effects(linear_frame, ["x"], "y"))

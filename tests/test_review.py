@@ -316,3 +316,37 @@ def test_review_summary_mentions_numbers_and_skips():
     assert "1 key account has at least 2 times the base churn risk: A." in text
     assert "Not computed: learned additions (no history)." in text
     assert "CLV" not in text
+
+
+def test_list_moves_and_describe_migration_by_hand():
+    from kamlab.review import describe_migration, list_moves
+
+    before = pd.Series(
+        {"A": "regular", "B": "key", "C": "key", "D": "strategic", "E": "key", "F": "regular"}
+    )
+    now = pd.Series(
+        {"A": "key", "B": "regular", "D": "key", "E": "strategic", "F": "regular", "G": "key"}
+    )
+    changes = review_changes(before, now)
+    moves = list_moves(changes)
+    assert moves.columns.tolist() == ["previous_tier", "current_tier", "change"]
+    assert moves["change"].astype(str).to_dict() == {
+        "A": "promoted",
+        "E": "promoted",
+        "D": "demoted",
+        "B": "demoted",
+        "G": "new",
+        "C": "lost",
+    }
+    assert describe_migration(changes, "2024-07-01", pd.Timestamp("2025-01-01")) == (
+        "Of the 4 key or strategic accounts at 2024-07-01, 2 still are at 2025-01-01: 1 was "
+        "demoted to regular and 1 left the portfolio. 1 regular account was promoted to the "
+        "list; 1 account joined (key). Within the list 1 key account moved up to strategic and "
+        "1 strategic down to key. 4 of the 7 accounts changed tier: each is one a list fixed "
+        "at 2024-07-01 would have got wrong at 2025-01-01."
+    )
+    same = review_changes(before, before)
+    assert list_moves(same).empty
+    assert describe_migration(same, "2024-07-01", "2025-01-01").endswith(
+        "No account changed tier between 2024-07-01 and 2025-01-01."
+    )

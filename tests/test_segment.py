@@ -279,12 +279,29 @@ def test_describe_separation_never_calls_chance_best():
     )
     text = sg.describe_separation(ranking)
     assert text.splitlines() == [
-        "- growth_dh: segments separates it (ε² 0.081, p < 0.001); not better than chance: "
-        "types ε² 0.003, p = 0.61.",
-        "- churned: no partition separates it better than chance (types ε² 0.011, p = 0.49; "
+        "- future growth (symmetric growth): segments separates it better than chance "
+        "(segments ε² 0.081, p < 0.001); not better than chance: types ε² 0.003, p = 0.61.",
+        "- churn: no partition separates it better than chance (types ε² 0.011, p = 0.49; "
         "tiers ε² 0.0021, p = 0.83).",
     ]
     assert "best" not in text
+    # Several partitions beat chance: the largest is named as such, without a claim that it
+    # beats the others (that difference is not tested).
+    both = pd.DataFrame(
+        {
+            "outcome": ["growth_dh"] * 3,
+            "partition": ["types", "segments", "tiers"],
+            "epsilon2": [0.078, 0.065, 0.025],
+            "p_value": [0.0003, 0.00007, 0.048],
+            "rank": [1, 2, 3],
+        }
+    )
+    assert sg.describe_separation(both) == (
+        "- future growth (symmetric growth): types, segments and tiers all separate it better "
+        "than chance (types ε² 0.078, p < 0.001; segments ε² 0.065, p < 0.001; tiers ε² 0.025, "
+        "p = 0.048); types has the largest effect size (whether it is larger than the others' "
+        "was not tested)."
+    )
 
 
 # ---------------------------------------------------------------------------- plots
@@ -360,3 +377,95 @@ def test_uci_wholesale_channel_agreement():
     assert (spend.loc[retail_seg] > spend.loc[1 - retail_seg]).all()
     stab = sg.stability(segmenter, customers, [2], n_boot=10, warn=False)
     assert stab.loc[0, "mean_ari"] > sg.STABILITY_THRESHOLD
+
+
+# ---------------------------------------------------------------------------- in words
+
+
+def test_describe_k_reads_the_silhouette_and_the_stable_solutions():
+    table = pd.DataFrame({"k": [2, 3, 4], "silhouette": [0.14, 0.62, 0.3]})
+    stab = pd.DataFrame({"k": [2, 3, 4], "mean_ari": [0.69, 0.9, 0.4]})
+    k, reason = sg.recommend_k(table.assign(bic=np.nan), stab)
+    assert k == 3
+    assert sg.describe_k(table, stab, k, reason) == (
+        "k = 3 has the highest silhouette (0.62) among the solutions with mean bootstrap ARI "
+        "≥ 0.6. 2 of the 3 values of k tried (2, 3) survive resampling (mean bootstrap ARI ≥ "
+        "0.6). The silhouette of k = 3 is 0.62, which means a reasonable structure."
+    )
+    weak = sg.describe_k(table, stab, 4, "k = 4.")
+    assert "0 of" not in weak and "a weak structure that could be artificial" in weak
+    assert weak.endswith(
+        "Read the segments as a description of the portfolio, not as natural groups."
+    )
+
+
+def test_profile_summary_and_description(planted_data):
+    frame, truth = planted_data
+    profile = sg.profile_segments(frame, truth)
+    names = sg.name_segments(profile)
+    summary = profile.summary(names)
+    assert summary.columns[:4].tolist() == ["name", "n_accounts", "share_accounts", "revenue_share"]
+    assert summary["most_common_industry"].tolist() == [
+        "retail (100%)", "health (100%)", "retail (100%)", "health (100%)",
+    ]  # fmt: skip
+    assert not any(c.endswith(("_mode", "_mode_share")) for c in summary.columns)
+    lines = sg.describe_profiles(profile, names).splitlines()
+    share = profile.table.loc[0, "revenue_share"]
+    assert lines[0] == (
+        f"- Segment 0, *{names[0]}*: 60 accounts (25.0%), {share * 100:.1f}% of revenue."
+    )
+    assert len(lines) == 4
+
+
+def test_agreement_table_and_words():
+    seg = pd.Series([0, 0, 0, 1, 1, 1], index=list("abcdef"), name="segment")
+    same = pd.Series(list("xxxyyy"), index=list("abcdef"), name="tier")
+    mixed = pd.Series(list("xyxyxy"), index=list("abcdef"), name="type")
+    comps = {
+        "segments vs tiers": sg.compare_partitions(seg, same),
+        "segments vs types": sg.compare_partitions(seg, mixed),
+    }
+    table = sg.agreement_table(comps)
+    assert table.index.tolist() == ["segments vs tiers", "segments vs types"]
+    assert table["ari"].iloc[0] == pytest.approx(1.0)
+    assert table["n"].tolist() == [6, 6]
+    # mixed: C(6,2)=15; sum C(n_ij,2) = 1+0+0+1 = 2 (a,c | b ; d | e,f …) by the crosstab
+    tab = comps["segments vs types"].crosstab.to_numpy()
+    pairs = (tab * (tab - 1) / 2).sum()
+    rows = sum(n * (n - 1) / 2 for n in tab.sum(axis=1))
+    cols = sum(n * (n - 1) / 2 for n in tab.sum(axis=0))
+    expected = (pairs - rows * cols / 15) / (0.5 * (rows + cols) - rows * cols / 15)
+    assert table["ari"].iloc[1] == pytest.approx(expected, abs=1e-12)
+    text = sg.describe_agreement(comps)
+    assert text.startswith("Segments vs tiers: they agree closely (ARI 1, AMI 1; 6 accounts).")
+    assert "Segments vs types: they barely agree (ARI" in text
+
+
+def test_outcome_separations_and_plots(planted_data):
+    frame, truth = planted_data
+    parts = {"truth": truth, "halves": pd.Series(np.arange(240) % 2, index=frame.index)}
+    y = frame["revenue_growth_12m"].rename("growth_dh")
+    seps = sg.outcome_separations(parts, y, n_boot=50, random_state=1)
+    assert list(seps) == ["truth", "halves"]
+    single = sg.outcome_separation(truth, y, n_boot=50, random_state=1)
+    pd.testing.assert_frame_equal(seps["truth"].groups, single.groups)
+    axes = sg.plot_separations(seps)
+    assert [ax.get_title() for ax in axes] == [
+        "truth: mean growth_dh (95 % CI)",
+        "halves: mean growth_dh (95 % CI)",
+    ]
+    overall = [
+        line.get_xdata()[0] for line in axes[0].get_lines() if line.get_label() == "all accounts"
+    ]
+    assert overall == [pytest.approx(y.mean())]
+    seg = sg.Segmenter(n_clusters=4).fit(frame)
+    emb = sg.embed_2d(seg.transform(frame))
+    assert [
+        ax.get_title() for ax in sg.plot_embeddings(emb, {"segments": seg.labels_, "truth": truth})
+    ] == [
+        "accounts by segments",
+        "accounts by truth",
+    ]
+    comps = {"truth": sg.compare_partitions(seg.labels_, truth)}
+    assert [ax.get_ylabel() for ax in sg.plot_crosstabs(comps)] == ["segment"]
+    plt.close("all")

@@ -162,3 +162,28 @@ def test_tier_overview_counts_shares_and_lowest_scores():
     assert "min_score" not in no_score
     empty_tier = tier_overview(pd.Series({"A": "regular"}), pd.Series({"A": 5.0}))
     assert empty_tier["accounts"].tolist() == [1, 0, 0, 1]
+
+
+def test_describe_tiers_states_caps_counts_and_revenue_at_244_accounts():
+    from kamlab.tiers import describe_tiers
+
+    ids = [f"A{i:03d}" for i in range(244)]
+    score = pd.Series(np.arange(244.0)[::-1], index=ids)
+    revenue = pd.Series(1.0, index=ids)
+    revenue.iloc[:7] = 100.0  # the strategic accounts
+    revenue.iloc[7:36] = 10.0  # the key accounts
+    overview = tier_overview(pd.DataFrame({"tier": assign_tiers(score), "score": score}), revenue)
+    assert overview.loc["total", "revenue"] == 700 + 290 + 208
+    assert describe_tiers(overview) == (
+        "Of 244 accounts, 7 are strategic (the 3% cap allows 7) and 29 are key (key and "
+        "strategic together at most 15%, 36 accounts). The 36 designated accounts bring 82.6% "
+        "of the revenue; the 208 regular accounts (85.2% of accounts) bring 17.4%."
+    )
+    tighter = describe_tiers(
+        tier_overview(assign_tiers(score, strategic=0.01, key=0.05), revenue),
+        strategic=0.01,
+        key=0.05,
+    )
+    assert tighter.startswith(
+        "Of 244 accounts, 2 are strategic (the 1% cap allows 2) and 10 are key"
+    )

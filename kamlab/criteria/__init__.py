@@ -5,6 +5,8 @@ give.
 :mod:`.catalogue`           the criteria (``load_catalogue``, ``Catalogue``, ``Criterion``)
 :mod:`.rules`               rule sets (``load_rule_set``, ``RuleSet``, ``TierRule``, ``TypeRule``)
 :mod:`.scoring`             ``score_accounts`` → :class:`Scores`, ``contributions``, ``coverage``
+:mod:`.describe`            ``describe_catalogue``, ``describe_coverage``, ``describe_types``,
+                            ``describe_top_accounts``, ``describe_quadrants``
 ==========================  =================================================================
 
 Ranking and tiering under caps live in :mod:`kamlab.tiers`; reviews (migrations, the tier
@@ -23,6 +25,13 @@ from kamlab.criteria.catalogue import (
     CatalogueError,
     Criterion,
     load_catalogue,
+)
+from kamlab.criteria.describe import (
+    describe_catalogue,
+    describe_coverage,
+    describe_quadrants,
+    describe_top_accounts,
+    describe_types,
 )
 from kamlab.criteria.rules import (
     NORMALISATIONS,
@@ -60,6 +69,11 @@ __all__ = [
     "available_rule_sets",
     "contributions",
     "coverage",
+    "describe_catalogue",
+    "describe_coverage",
+    "describe_quadrants",
+    "describe_top_accounts",
+    "describe_types",
     "load_catalogue",
     "load_rule_set",
     "score_accounts",

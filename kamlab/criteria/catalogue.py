@@ -123,6 +123,31 @@ class Catalogue:
         ]
         return pd.DataFrame(rows).set_index("criterion")
 
+    def references_frame(self) -> pd.DataFrame:
+        """One row per reference: ``title``, ``file`` (missing for a reference that is not a
+        seed document), ``note`` and ``criteria`` (how many criteria cite it).
+
+        Examples
+        --------
+        >>> load_catalogue().references_frame()["criteria"].to_dict()["seed_000"]
+        12
+        """
+        cited = pd.Series([r for c in self for r in c.reference], dtype=object).value_counts()
+        frame = pd.DataFrame(
+            [
+                {
+                    "reference": key,
+                    "title": ref.get("title"),
+                    "file": ref.get("file"),
+                    "note": ref.get("note"),
+                    "criteria": int(cited.get(key, 0)),
+                }
+                for key, ref in self.references.items()
+            ],
+            columns=["reference", "title", "file", "note", "criteria"],
+        )
+        return frame.set_index("reference")
+
 
 def _number(value, where, key, *, positive_ok_zero=True) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

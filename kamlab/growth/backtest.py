@@ -19,9 +19,16 @@ import pandas as pd
 
 from kamlab._threads import limit_threads
 from kamlab.growth.prediction import InsufficientHistory, LearnedScorer, _panel_cutoffs
-from kamlab.tiers import KEY_CAP, order_accounts
+from kamlab.tiers import KEY_CAP, cap_counts, order_accounts
 
-__all__ = ["BACKTEST_METRICS", "KEY_METRICS", "Backtest", "backtest"]
+__all__ = [
+    "BACKTEST_METRICS",
+    "KEY_METRICS",
+    "METRIC_UNITS",
+    "Backtest",
+    "analysis_cutoffs",
+    "backtest",
+]
 
 #: Metrics of :func:`backtest` (``delta_*`` are differences to the baseline rule set).
 BACKTEST_METRICS = (
@@ -45,6 +52,25 @@ KEY_METRICS = (
     "churn_selected",
     "delta_precision_at_k",
 )
+#: What each back-test metric measures (figure axes, readable tables).
+METRIC_UNITS = {
+    "precision_at_k": "share of the selected accounts that grew",
+    "lift": "precision ÷ share of all accounts that grew",
+    "mean_growth_dh_selected": "mean symmetric growth of the selected (−2 to 2)",
+    "mean_growth_dh_rest": "mean symmetric growth of the others (−2 to 2)",
+    "growth_dh_gap": "selected − others, symmetric growth",
+    "mean_log_growth_selected": "mean log growth of the selected",
+    "log_growth_gap": "selected − others, log growth",
+    "spearman_growth_dh": "Spearman correlation of score and growth (−1 to 1)",
+    "churn_selected": "share of the selected accounts that churned",
+}
+#: The unit of each metric in readable tables (``share`` prints as a percentage).
+_UNITS = {
+    "precision_at_k": "share",
+    "churn_selected": "share",
+    "lift": "ratio",
+    "spearman_growth_dh": "correlation",
+}
 _DAY = pd.Timedelta(days=1)
 _COLUMNS = [
     "rule_set",
@@ -78,6 +104,9 @@ class Backtest:
         The evaluation cutoffs (ISO dates).
     skipped : pandas.DataFrame
         ``rule_set``, ``cutoff``, ``reason`` for each scorer that could not score at a cutoff.
+    selected : pandas.DataFrame or None
+        ``rule_set``, ``cutoff``, ``account_id``: the accounts each scorer selected at each
+        cutoff (best first).
     """
 
     table: pd.DataFrame
@@ -90,6 +119,7 @@ class Backtest:
     min_tenure_days: int
     cutoffs: tuple[str, ...]
     skipped: pd.DataFrame
+    selected: pd.DataFrame | None = None
 
     def summary(
         self, metrics: Sequence[str] = KEY_METRICS, *, cutoff: str = "pooled"
@@ -104,6 +134,44 @@ class Backtest:
         wide = rows.pivot(index="rule_set", columns="metric", values="estimate")
         order = list(dict.fromkeys(table["rule_set"]))
         return wide.reindex(index=order, columns=[m for m in metrics if m in wide.columns])
+
+    def intervals(
+        self, metrics: Sequence[str] = KEY_METRICS, *, cutoff: str = "pooled"
+    ) -> pd.DataFrame:
+        """Estimates with their intervals at ``cutoff`` (``"pooled"`` by default; the single
+        cutoff when there is only one), for people and for machines: ``rule_set``,
+        ``metric``, ``measure`` (the metric in words, :data:`METRIC_UNITS`), ``unit``
+        (``share``, ``growth``, ``ratio`` or ``correlation``), ``estimate``, ``ci_low``,
+        ``ci_high``, ``n_selected``; rows by rule set, then in the order of ``metrics``."""
+        table = self.table
+        if cutoff == "pooled" and len(self.cutoffs) == 1:
+            cutoff = self.cutoffs[0]
+        metrics = list(metrics)
+        rows = table[(table["cutoff"] == cutoff) & table["metric"].isin(metrics)]
+        order = {name: i for i, name in enumerate(dict.fromkeys(table["rule_set"]))}
+        rows = rows.sort_values(
+            ["rule_set", "metric"],
+            key=lambda s: s.map(order) if s.name == "rule_set" else s.map(metrics.index),
+            kind="stable",
+        )
+        columns = ["rule_set", "metric", "estimate", "ci_low", "ci_high", "n_selected"]
+        out = rows[columns].reset_index(drop=True)
+        base = out["metric"].str.removeprefix("delta_")
+        words = base.map(METRIC_UNITS).fillna(base.str.replace("_", " "))
+        delta = out["metric"].str.startswith("delta_")
+        out.insert(2, "measure", words.where(~delta, f"difference to {self.baseline}: " + words))
+        out.insert(3, "unit", base.map(_UNITS).fillna("growth"))
+        return out
+
+    def overlap(self, a: str, b: str, cutoff: str | None = None) -> int:
+        """How many accounts scorers ``a`` and ``b`` both selected at ``cutoff`` (default the
+        last cutoff)."""
+        if self.selected is None:
+            raise ValueError("this back-test did not record the selected accounts")
+        cutoff = self.cutoffs[-1] if cutoff is None else cutoff
+        at = self.selected[self.selected["cutoff"] == cutoff]
+        ids_a = set(at.loc[at["rule_set"] == a, "account_id"])
+        return len(ids_a & set(at.loc[at["rule_set"] == b, "account_id"]))
 
     def without(self, *rule_sets: str) -> Backtest:
         """The same results without the given rule sets (e.g. to compare rules only)."""
@@ -121,14 +189,19 @@ class Backtest:
             self.min_tenure_days,
             self.cutoffs,
             skipped.reset_index(drop=True),
+            None
+            if self.selected is None
+            else self.selected[~self.selected["rule_set"].isin(rule_sets)].reset_index(drop=True),
         )
 
 
 def _n_selected(k: float, n: int) -> int:
+    """Accounts selected: a share ``k < 1`` is a cap, floored as the key-account cap is
+    (:func:`kamlab.tiers.cap_counts`), at least one; ``k >= 1`` is a count."""
     if k <= 0:
         raise ValueError(f"k must be positive, got {k}")
     if k < 1:
-        return int(min(n, max(1, round(k * n))))
+        return int(min(n, max(1, cap_counts(n, 0.0, k)[1])))
     if float(k) != int(k):
         raise ValueError(f"k >= 1 is a count and must be whole, got {k}")
     return int(min(n, k))
@@ -224,7 +297,7 @@ def backtest(
     n_boot: int = 500,
     random_state: int = 0,
     baseline: str | None = "size_only",
-    min_tenure_days: int = 0,
+    min_tenure_days: int | str = 0,
     alpha: float = 0.05,
     panel: pd.DataFrame | None = None,
 ) -> Backtest:
@@ -260,10 +333,12 @@ def backtest(
     random_state : int
     baseline : str, optional
         Scorer to compare against: adds ``delta_<metric>`` rows (scorer − baseline, paired).
-    min_tenure_days : int
-        Keep only accounts with at least this tenure at the cutoff (``horizon_days`` compares
-        full base and future windows; younger accounts have a partial base and look like
-        growth).
+    min_tenure_days : int or "auto"
+        Keep only accounts whose first purchase was at least this many days before the cutoff
+        (whole days: a purchase on the day ``cutoff - min_tenure_days`` counts). ``horizon_days``
+        compares full base and future windows; younger accounts have a partial base and look
+        like growth. ``"auto"``: ``horizon_days``, or on short data as many days as the data
+        hold before the first cutoff (the accounts present from the data's first day).
     alpha : float
         1 − confidence level of the percentile intervals.
     panel : pandas.DataFrame, optional
@@ -312,13 +387,16 @@ def backtest(
     else:
         _panel_cutoffs(panel, sorted(needed))
 
+    tenure = _min_tenure(min_tenure_days, dataset, cuts, horizon_days)
     frames, scores, skipped = {}, {}, []
     for c in cuts:
         feats = panel.xs(c, level="cutoff")
-        if min_tenure_days:
-            feats = feats.loc[feats["tenure_days"] >= min_tenure_days]
+        if tenure:
+            feats = feats.loc[np.ceil(feats["tenure_days"].to_numpy(dtype=float)) >= tenure]
         if len(feats) < 2:
-            raise ValueError(f"fewer than 2 eligible accounts at cutoff {c.date()}")
+            raise ValueError(
+                f"fewer than 2 eligible accounts at cutoff {c.date()} (min_tenure_days={tenure})"
+            )
         frames[c] = feats
         for name, scorer in scorers.items():
             try:
@@ -338,7 +416,7 @@ def backtest(
     W_all = np.zeros((n_boot, len(union)), dtype=np.int64)
     np.add.at(W_all, (np.repeat(np.arange(n_boot), len(union)), draws.ravel()), 1)
 
-    reps, sizes = {}, {}
+    reps, sizes, chosen = {}, {}, []
     with limit_threads(n_boot * len(union)):
         for c, feats in frames.items():
             pos = union.get_indexer(feats.index)
@@ -352,7 +430,10 @@ def backtest(
                 if (name, c) not in scores:
                     continue
                 score = scores[(name, c)]
-                sel = feats.index.isin(order_accounts(score)[:n_sel])
+                top = order_accounts(score)[:n_sel]
+                chosen.append(pd.DataFrame({"rule_set": name, "cutoff": c.date().isoformat(),
+                                            "account_id": top}))  # fmt: skip
+                sel = feats.index.isin(top)
                 m = _metrics(W, sel, score.to_numpy(), *cols.values())
                 reps.update({(name, c, metric): m[metric] for metric in BACKTEST_METRICS})
                 sizes[(name, c)] = (len(feats), n_sel)
@@ -384,7 +465,42 @@ def backtest(
         n_boot=n_boot,
         baseline=baseline,
         alpha=alpha,
-        min_tenure_days=min_tenure_days,
+        min_tenure_days=tenure,
         cutoffs=tuple(c.date().isoformat() for c in cuts),
         skipped=pd.DataFrame(skipped, columns=["rule_set", "cutoff", "reason"]),
+        selected=pd.concat(chosen, ignore_index=True)
+        if chosen
+        else pd.DataFrame(columns=["rule_set", "cutoff", "account_id"]),
     )
+
+
+def _min_tenure(value: int | str, dataset, cuts: list[pd.Timestamp], horizon_days: int) -> int:
+    if isinstance(value, str):
+        if value != "auto":
+            raise ValueError(f"min_tenure_days must be a number of days or 'auto', not {value!r}")
+        history = (cuts[0] - pd.Timestamp(dataset.start).normalize()).days
+        return int(max(0, min(horizon_days, history)))
+    if value < 0:
+        raise ValueError(f"min_tenure_days must not be negative, got {value}")
+    return int(value)
+
+
+def analysis_cutoffs(timeline) -> list[pd.Timestamp]:
+    """Every cutoff the growth analysis reads, oldest first: the outcome cutoff, the
+    out-of-time validation cutoffs (:meth:`~kamlab.timeline.Timeline.training_cutoffs` of
+    ``as_of``), the back-test cutoffs and the training cutoffs of each, so that one
+    :func:`~kamlab.features.feature_panel` serves the whole analysis.
+
+    Examples
+    --------
+    >>> from kamlab.timeline import Timeline
+    >>> tl = Timeline.from_data("2021-01-01", "2024-12-31")
+    >>> [str(c.date()) for c in analysis_cutoffs(tl)][:3], len(analysis_cutoffs(tl))
+    (['2022-01-01', '2022-04-01', '2022-07-01'], 9)
+    """
+    dates = set(timeline.training_cutoffs(timeline.as_of)) | set(timeline.backtest_cutoffs)
+    if timeline.outcome_cutoff is not None:
+        dates.add(timeline.outcome_cutoff)
+    for cutoff in timeline.backtest_cutoffs:
+        dates.update(timeline.training_cutoffs(cutoff))
+    return sorted(dates)

@@ -7,13 +7,22 @@ interval includes zero is never called better or best.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from kamlab import fmt
 from kamlab.growth.backtest import Backtest
-from kamlab.growth.inference import _label
+from kamlab.growth.inference import Effects, _label
+from kamlab.growth.prediction import OutOfTime
 
-__all__ = ["describe_backtest", "describe_growth", "describe_verdicts"]
+__all__ = [
+    "describe_backtest",
+    "describe_growth",
+    "describe_joint",
+    "describe_out_of_time",
+    "describe_selection",
+    "describe_verdicts",
+]
 
 
 def _names(items) -> str:
@@ -95,6 +104,147 @@ def describe_verdicts(table: pd.DataFrame, *, q_threshold: float = 0.05) -> str:
     missing = table.index[verdict == "not estimated"]
     if len(missing):
         parts.append(f"Not estimated: {_names(_label(m) for m in missing)}.")
+    return " ".join(parts)
+
+
+def _signed_share(value: float) -> str:
+    text = fmt.share(value)
+    return text if text.startswith("-") else f"+{text}"
+
+
+def _q(q: float) -> str:
+    return "q < 0.001" if q < 0.001 else f"q = {fmt.p_value(q)}"
+
+
+def describe_joint(
+    effects: Effects, *, q_threshold: float = 0.05, vif_threshold: float = 5.0
+) -> str:
+    """The joint model in words: which criteria keep a credible effect when all are in one
+    model, and whether the criteria overlap (variance inflation).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame(
+    ...     {"coef": [0.18, 0.05], "q_value": [1e-5, 0.3], "vif": [1.2, 1.6], "n": [244, 244]},
+    ...     index=["score_growth_potential", "score_reputation"])
+    >>> effects = Effects(table, "log_growth", "ols", "joint", "HC3", (), None, 0.05, None)
+    >>> print(describe_joint(effects))  # doctest: +NORMALIZE_WHITESPACE
+    Holding the other criteria fixed (one model, n = 244), growth potential (+0.18 per SD,
+    about +19.7% revenue, q < 0.001) keeps a credible effect on log growth; the other 1 does
+    not (q ≥ 0.05). The largest variance inflation factor is 1.6 (reputation): the criteria
+    overlap little, so each effect is estimated from its own variation.
+    """
+    if effects.view != "joint":
+        raise ValueError("describe_joint needs the joint view (criteria_effects(joint=True))")
+    table = effects.table.dropna(subset=["coef"])
+    n = int(table["n"].iloc[0]) if len(table) else 0
+    credible = table[table["q_value"] < q_threshold].sort_values(
+        "coef", ascending=False, key=np.abs, kind="stable"
+    )
+    outcome = effects.outcome.replace("_", " ")
+
+    def effect(name, row) -> str:
+        text = f"{fmt.signed(row['coef'], 3)} per SD"
+        if effects.model == "ols" and effects.outcome == "log_growth":
+            text += f", about {_signed_share(np.expm1(row['coef']))} revenue"
+        return f"{_label(name)} ({text}, {_q(row['q_value'])})"
+
+    head = f"Holding the other criteria fixed (one model, n = {fmt.count(n)}), "
+    if credible.empty:
+        parts = [
+            head + f"no criterion has a credible effect on {outcome} (every q ≥ {q_threshold:g})."
+        ]
+    else:
+        verb = "keeps" if len(credible) == 1 else "keep"
+        rest = len(table) - len(credible)
+        listed = _names(effect(name, row) for name, row in credible.iterrows())
+        tail = (
+            f"; the other {rest} {'does' if rest == 1 else 'do'} not (q ≥ {q_threshold:g})."
+            if rest
+            else "."
+        )
+        parts = [head + f"{listed} {verb} a credible effect on {outcome}{tail}"]
+    if "vif" in table and table["vif"].notna().any():
+        worst = table["vif"].idxmax()
+        high = table.index[table["vif"] > vif_threshold]
+        if len(high):
+            parts.append(
+                f"Variance inflation above {vif_threshold:g} for {_names(_label(c) for c in high)}: "
+                f"these criteria overlap, so their separate joint effects are poorly identified; "
+                f"read their one-at-a-time effects instead."
+            )
+        else:
+            parts.append(
+                f"The largest variance inflation factor is {fmt.estimate(table.loc[worst, 'vif'], 2)} "
+                f"({_label(worst)}): the criteria overlap little, so each effect is estimated "
+                f"from its own variation."
+            )
+    return " ".join(parts)
+
+
+def describe_out_of_time(result: OutOfTime, *, top: int = 3) -> str:
+    """Out-of-time prediction in words: how much of growth the models predict on a later
+    cutoff and which features matter, or what was skipped and why.
+
+    Examples
+    --------
+    >>> print(describe_out_of_time(OutOfTime(None, None, ("2011-04-01",), "no test cutoff")))
+    Skipped: no test cutoff. Out-of-time validation needs a training cutoff whose outcome window closed before a later test cutoff; the data offer 1 cutoff (2011-04-01).
+    """
+    if result.skipped or result.cv is None:
+        offered = ", ".join(result.cutoffs) or "none"
+        noun = "cutoff" if len(result.cutoffs) == 1 else "cutoffs"
+        return (
+            f"Skipped: {result.skipped}. Out-of-time validation needs a training cutoff whose "
+            f"outcome window closed before a later test cutoff; the data offer "
+            f"{len(result.cutoffs)} {noun} ({offered})."
+        )
+    cv = result.cv
+    table = cv.table
+    last = table[table["test_cutoff"] == table["test_cutoff"].max()]
+    outcome = cv.outcome.replace("_", " ")
+    scores = []
+    for row in last.itertuples():
+        name = {"ridge": "ridge regression", "hgb": "gradient boosting"}.get(row.model, row.model)
+        if "r2" in last:
+            scores.append(
+                f"{name} R² {fmt.estimate(row.r2, 2)} (Spearman {fmt.estimate(row.spearman, 2)})"
+            )
+        else:
+            scores.append(f"{name} AUC {fmt.estimate(row.auc, 2)}")
+    first = last.iloc[0]
+    parts = [
+        f"Trained on {first['train_cutoffs']} and tested on {first['test_cutoff']} "
+        f"({fmt.count(first['n_test'])} accounts), {_names(scores)} on {outcome}."
+    ]
+    if "r2" in last:
+        best = float(last["r2"].max())
+        parts.append(
+            f"R² is the share of the variation in growth the model predicts (0 = no better than "
+            f"the average, 1 = perfect): at {fmt.estimate(best, 2)} most of the next "
+            f"{cv.horizon_days} days' growth is not visible in the features beforehand."
+            if best < 0.5
+            else "R² is the share of the variation in growth the model predicts (1 = perfect)."
+        )
+    if len(table["test_cutoff"].unique()) > 1:
+        parts.append(f"{len(table['test_cutoff'].unique())} test cutoffs in all (table).")
+    imp = result.importance
+    if imp is not None:
+        rows = imp.table.dropna(subset=["importance"])
+        lead = rows[rows["ci_low"] > 0].head(top)
+        if lead.empty:
+            parts.append(
+                f"No feature's permutation importance on {imp.test_cutoff} is clearly above zero."
+            )
+        else:
+            listed = _names(
+                f"{_label(name)} ({fmt.estimate(row['importance'], 2)})"
+                for name, row in lead.iterrows()
+            )
+            parts.append(
+                f"Shuffling one feature at a time on {imp.test_cutoff} ({imp.model}), the "
+                f"{imp.scoring.replace('r2', 'R²')} drops most for {listed}."
+            )
     return " ".join(parts)
 
 
@@ -206,7 +356,137 @@ def describe_backtest(
             f"interval excluding zero at {sure}); the per-cutoff differences range from "
             f"{fmt.signed(per['estimate'].min(), 3)} to {fmt.signed(per['estimate'].max(), 3)}."
         )
+    out.extend(_skipped(result))
     return " ".join(out)
+
+
+def _skipped(result: Backtest) -> list[str]:
+    """One sentence per scorer that could not be scored at some cutoffs, with the first
+    reason."""
+    out = []
+    for name, rows in result.skipped.groupby("rule_set", sort=False):
+        at = _names(rows["cutoff"])
+        reason = str(rows["reason"].iloc[0])
+        out.append(
+            f"{name} was not scored at {at}: {reason}" + ("" if reason.endswith(".") else ".")
+        )
+    return out
+
+
+def _value(rows: pd.DataFrame, name: str, metric: str):
+    hit = rows[(rows["rule_set"] == name) & (rows["metric"] == metric)]
+    return None if hit.empty else hit.iloc[0]
+
+
+def describe_selection(result: Backtest, *, cutoff: str | None = None) -> str:
+    """Two key lists at one cutoff judged by what their accounts did next: how many accounts
+    they share and how the accounts grew and churned, each difference with its interval.
+
+    ``result`` is a :func:`~kamlab.growth.backtest` with the baseline and the other scorers;
+    ``cutoff`` defaults to its last cutoff. A difference is called credible only when its
+    interval excludes zero.
+
+    Examples
+    --------
+    >>> rows = [("size_only", "2024-01-01", m, v, v - 0.1, v + 0.1) for m, v in
+    ...         [("precision_at_k", 0.39), ("mean_growth_dh_selected", 0.02),
+    ...          ("churn_selected", 0.11)]]
+    >>> rows += [("seed_weighted", "2024-01-01", m, v, lo, hi) for m, v, lo, hi in
+    ...          [("precision_at_k", 0.42, 0.3, 0.55), ("mean_growth_dh_selected", 0.12, 0, 0.2),
+    ...           ("churn_selected", 0.11, 0.02, 0.2), ("delta_precision_at_k", 0.03, -0.1, 0.15),
+    ...           ("delta_mean_growth_dh_selected", 0.1, -0.05, 0.25)]]
+    >>> table = pd.DataFrame(rows, columns=["rule_set", "cutoff", "metric", "estimate",
+    ...                                     "ci_low", "ci_high"]).assign(n_selected=36)
+    >>> selected = pd.DataFrame({"rule_set": ["size_only"] * 2 + ["seed_weighted"] * 2,
+    ...                          "cutoff": "2024-01-01", "account_id": ["A", "B", "A", "C"]})
+    >>> result = Backtest(table, 365, 0.15, 0.1, 500, "size_only", 0.05, 0, ("2024-01-01",),
+    ...                   pd.DataFrame(columns=["rule_set", "cutoff", "reason"]), selected)
+    >>> print(describe_selection(result))  # doctest: +NORMALIZE_WHITESPACE
+    At 2024-01-01 the 36 accounts chosen by seed_weighted and the 36 chosen by size_only have 1
+    in common. Over the next 365 days 42.0% of seed_weighted's accounts grew by more than 10%
+    against 39.0% of size_only's (a difference of +3 percentage points, 95 % CI -10 to +15);
+    their mean symmetric growth was +0.12 against +0.02 (difference +0.1, 95 % CI -0.05 to
+    +0.25); 11.0% against 11.0% stopped buying. Neither difference is credible: at one cutoff the two
+    lists cannot be told apart by what happened next.
+    """
+    base = result.baseline
+    if base is None:
+        raise ValueError("the back-test has no baseline to compare with")
+    cutoff = result.cutoffs[-1] if cutoff is None else cutoff
+    rows = result.table[result.table["cutoff"] == cutoff]
+    level = round(100 * (1 - result.alpha))
+    names = [n for n in dict.fromkeys(rows["rule_set"]) if n != base]
+    out = []
+    for name in names:
+        p, p0 = _value(rows, name, "precision_at_k"), _value(rows, base, "precision_at_k")
+        g, g0 = (
+            _value(rows, name, "mean_growth_dh_selected"),
+            _value(rows, base, "mean_growth_dh_selected"),
+        )
+        c, c0 = _value(rows, name, "churn_selected"), _value(rows, base, "churn_selected")
+        dp = _value(rows, name, "delta_precision_at_k")
+        dg = _value(rows, name, "delta_mean_growth_dh_selected")
+        if p is None or p0 is None:
+            out.append(f"{name} was not scored at {cutoff}.")
+            continue
+        common = result.overlap(name, base, cutoff) if result.selected is not None else None
+        shared = f" have {fmt.count(common)} in common" if common is not None else ""
+        text = (
+            f"At {cutoff} the {fmt.count(p['n_selected'])} accounts chosen by {name} and the "
+            f"{fmt.count(p0['n_selected'])} chosen by {base}{shared}. Over the next "
+            f"{result.horizon_days} days {fmt.share(p['estimate'])} of {name}'s accounts grew by "
+            f"more than {fmt.share(result.growth_threshold, 0)} against {fmt.share(p0['estimate'])} "
+            f"of {base}'s"
+        )
+        if dp is not None:
+            text += (
+                f" (a difference of {_points(dp['estimate'])} percentage points, {level} % CI "
+                f"{_points(dp['ci_low'])} to {_points(dp['ci_high'])})"
+            )
+        if g is not None and g0 is not None:
+            text += (
+                f"; their mean symmetric growth was {fmt.signed(g['estimate'], 2)} against "
+                f"{fmt.signed(g0['estimate'], 2)}"
+            )
+            if dg is not None:
+                text += (
+                    f" (difference {fmt.signed(dg['estimate'], 2)}, {level} % CI "
+                    f"{fmt.signed(dg['ci_low'], 2)} to {fmt.signed(dg['ci_high'], 2)})"
+                )
+        if c is not None and c0 is not None:
+            text += (
+                f"; {fmt.share(c['estimate'])} against {fmt.share(c0['estimate'])} stopped buying"
+            )
+        text += "."
+        deltas = [d for d in (dp, dg) if d is not None]
+        better = [d for d in deltas if d["ci_low"] > 0]
+        worse = [d for d in deltas if d["ci_high"] < 0]
+        if deltas and not better and not worse:
+            text += (
+                " Neither difference is credible: at one cutoff the two lists cannot be told "
+                "apart by what happened next."
+                if len(deltas) > 1
+                else " The difference is not credible at one cutoff."
+            )
+        elif better and not worse:
+            text += f" {name}'s list did credibly better on {_names(_metric(d) for d in better)}."
+        elif worse and not better:
+            text += f" {name}'s list did credibly worse on {_names(_metric(d) for d in worse)}."
+        else:
+            text += " The differences point in opposite directions."
+        out.append(text)
+    return " ".join(out) if out else f"Only {base} was scored at {cutoff}."
+
+
+def _points(value: float) -> str:
+    return fmt.signed(100 * value, 3)
+
+
+def _metric(row) -> str:
+    return {
+        "delta_precision_at_k": "the share that grew",
+        "delta_mean_growth_dh_selected": "mean growth",
+    }.get(row["metric"], row["metric"].replace("_", " "))
 
 
 def describe_growth(

@@ -32,6 +32,7 @@ __all__ = [
     "SampleReport",
     "criteria_columns",
     "criteria_effects",
+    "usable_cluster",
     "usable_controls",
     "variance_inflation",
     "verdicts",
@@ -440,6 +441,25 @@ def usable_controls(features: pd.DataFrame, controls: Sequence[str] | None) -> l
     ['region']
     """
     return [c for c in (controls or []) if c in features and features[c].nunique() > 1]
+
+
+def usable_cluster(
+    features: pd.DataFrame, column: str = "account_manager", *, min_clusters: int = 10
+) -> str | None:
+    """``column`` when it can carry cluster-robust errors (present, with at least
+    ``min_clusters`` distinct labels), else None (HC errors instead).
+
+    Cluster-robust errors need many clusters: with a handful they are too small.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"account_manager": [f"m{i % 12}" for i in range(48)]})
+    >>> usable_cluster(frame), usable_cluster(frame.head(5)), usable_cluster(frame, "owner")
+    ('account_manager', None, None)
+    """
+    if column not in features or features[column].nunique() < min_clusters:
+        return None
+    return column
 
 
 def _label(name: str) -> str:

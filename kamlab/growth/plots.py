@@ -7,24 +7,11 @@ import numpy as np
 import pandas as pd
 
 from kamlab._plot import axes, finish
-from kamlab.growth.backtest import Backtest
+from kamlab.growth.backtest import METRIC_UNITS, Backtest
 from kamlab.growth.inference import Effects, _label
 from kamlab.growth.prediction import Importance
 
 __all__ = ["plot_backtest", "plot_effects", "plot_importance"]
-
-#: What each back-test metric measures, for the y axis.
-METRIC_UNITS = {
-    "precision_at_k": "share of the selected accounts that grew",
-    "lift": "precision ÷ share of all accounts that grew",
-    "mean_growth_dh_selected": "mean symmetric growth of the selected (−2 to 2)",
-    "mean_growth_dh_rest": "mean symmetric growth of the others (−2 to 2)",
-    "growth_dh_gap": "selected − others, symmetric growth",
-    "mean_log_growth_selected": "mean log growth of the selected",
-    "log_growth_gap": "selected − others, log growth",
-    "spearman_growth_dh": "Spearman correlation of score and growth (−1 to 1)",
-    "churn_selected": "share of the selected accounts that churned",
-}
 
 
 def plot_effects(effects: Effects, ax=None, *, q_threshold: float = 0.05, title: str | None = None):

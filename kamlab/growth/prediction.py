@@ -30,8 +30,10 @@ __all__ = [
     "Importance",
     "InsufficientHistory",
     "LearnedScorer",
+    "OutOfTime",
     "expected_gain",
     "make_model",
+    "out_of_time",
     "permutation_importance_table",
     "time_split_cv",
 ]
@@ -238,7 +240,7 @@ def time_split_cv(
                 row["auc"] = roc_auc_score(y_te, pred)
             rows.append(row)
     if not rows:
-        raise ValueError(
+        raise InsufficientHistory(
             f"no test cutoff has an earlier cutoff at least {horizon_days} days before "
             "it (training outcomes must be observed before the test cutoff); use "
             "more or earlier cutoffs"
@@ -317,7 +319,7 @@ def permutation_importance_table(
     test = pd.Timestamp(test_cutoff) if test_cutoff is not None else cuts[-1]
     train = _train_cutoffs(cuts, test, horizon_days)
     if not train:
-        raise ValueError(
+        raise InsufficientHistory(
             f"no cutoff in the panel is at least {horizon_days} days before the test "
             f"cutoff {test.date()}"
         )
@@ -351,6 +353,103 @@ def permutation_importance_table(
         test_score=test_score,
         n_test=len(y_te),
     )
+
+
+@dataclass(frozen=True)
+class OutOfTime:
+    """Out-of-time prediction of growth (:func:`out_of_time`): the validation, the permutation
+    importance on the latest test cutoff, or the reason both were skipped.
+
+    Attributes
+    ----------
+    cv : CrossValidation or None
+    importance : Importance or None
+    cutoffs : tuple of str
+        The cutoffs offered (ISO dates).
+    skipped : str or None
+        Why nothing was validated (too little history), else None.
+    """
+
+    cv: CrossValidation | None
+    importance: Importance | None
+    cutoffs: tuple[str, ...]
+    skipped: str | None = None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The validation table (:attr:`CrossValidation.table`); empty when skipped."""
+        if self.cv is None:
+            columns = ["model", "test_cutoff", "train_cutoffs", "n_train", "n_test"]
+            return pd.DataFrame(columns=columns)
+        return self.cv.table
+
+
+def out_of_time(
+    panel: pd.DataFrame,
+    cutoffs: Sequence,
+    *,
+    feature_columns: Sequence[str],
+    outcome: str = "growth_dh",
+    horizon_days: int = 365,
+    models: Sequence[str] = ("ridge", "hgb"),
+    importance_model: str = "ridge",
+    n_repeats: int = 20,
+    random_state: int = 0,
+) -> OutOfTime:
+    """:func:`time_split_cv` over ``cutoffs`` and :func:`permutation_importance_table` on the
+    latest of them, or the reason they cannot be run.
+
+    Short data have no pair of cutoffs ``horizon_days`` apart; then the result carries the
+    reason in :attr:`OutOfTime.skipped` instead of raising, so a report can say what it
+    skipped and why.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        A feature panel holding every cutoff in ``cutoffs``.
+    cutoffs : sequence of date-like
+        The cutoffs to validate on, e.g. :meth:`kamlab.timeline.Timeline.training_cutoffs`.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> index = pd.MultiIndex.from_product(
+    ...     [pd.to_datetime(["2022-01-01", "2023-01-01"]), range(100)],
+    ...     names=["cutoff", "account_id"])
+    >>> panel = pd.DataFrame({"x": rng.normal(size=200)}, index=index)
+    >>> panel["growth_dh"] = panel["x"] + rng.normal(size=200)
+    >>> result = out_of_time(panel, ["2022-01-01", "2023-01-01"], feature_columns=["x"],
+    ...                      models=("ridge",), n_repeats=5)
+    >>> result.skipped, result.importance.test_cutoff
+    (None, '2023-01-01')
+    >>> out_of_time(panel, ["2023-01-01"], feature_columns=["x"]).skipped
+    'no test cutoff has an earlier cutoff at least 365 days before it (training outcomes must be observed before the test cutoff); use more or earlier cutoffs'
+    """
+    cuts = tuple(pd.Timestamp(c).date().isoformat() for c in sorted(cutoffs))
+    if not cuts:
+        return OutOfTime(None, None, cuts, "no cutoff with a complete outcome window")
+    rows = _rows_at(panel, _panel_cutoffs(panel, cutoffs))
+    try:
+        cv = time_split_cv(
+            rows,
+            feature_columns=feature_columns,
+            outcome=outcome,
+            horizon_days=horizon_days,
+            models=models,
+            random_state=random_state,
+        )
+    except InsufficientHistory as exc:
+        return OutOfTime(None, None, cuts, str(exc))
+    importance = permutation_importance_table(
+        rows,
+        feature_columns=feature_columns,
+        outcome=outcome,
+        horizon_days=horizon_days,
+        model=importance_model,
+        n_repeats=n_repeats,
+        random_state=random_state,
+    )
+    return OutOfTime(cv, importance, cuts)
 
 
 def expected_gain(

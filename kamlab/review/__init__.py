@@ -2,7 +2,7 @@
 
 ==========================  =================================================================
 :mod:`.history`             ``tier_history``, ``tier_migration``, ``review_changes``,
-                            ``tier_streaks``
+                            ``list_moves``, ``describe_migration``, ``tier_streaks``
 :mod:`.lists`               ``at_risk_accounts``, ``value_vs_tier`` (CLV vs tier),
                             ``model_additions`` (growth candidates by expected revenue gain)
 :mod:`.checklist`           ``review_checklist`` (the classic mistakes), ``describe_review``
@@ -19,6 +19,8 @@ from kamlab.review.checklist import CHECK_STATUSES, describe_review, review_chec
 from kamlab.review.history import (
     CHANGES,
     Streaks,
+    describe_migration,
+    list_moves,
     review_changes,
     tier_history,
     tier_migration,
@@ -43,7 +45,9 @@ __all__ = [
     "Streaks",
     "ValueVsTier",
     "at_risk_accounts",
+    "describe_migration",
     "describe_review",
+    "list_moves",
     "model_additions",
     "review_changes",
     "review_checklist",

@@ -12,11 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kamlab import fmt
 from kamlab.tiers import DESIGNATED, TIER_DTYPE, TIERS, as_tiers, check_designated
 
 __all__ = [
     "CHANGES",
     "Streaks",
+    "describe_migration",
+    "list_moves",
     "review_changes",
     "tier_history",
     "tier_migration",
@@ -180,6 +183,106 @@ def review_changes(
         (out.index.astype(str).to_numpy(), -np.maximum(code_a, code_b), out["change"].cat.codes)
     )
     return out.iloc[order]
+
+
+def list_moves(changes: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`review_changes` that touch the key list: accounts designated at
+    either review whose tier changed, or that joined or left the portfolio (columns
+    ``previous_tier``, ``current_tier``, ``change``).
+
+    Examples
+    --------
+    >>> before = pd.Series({"A": "regular", "B": "key", "C": "regular", "D": "key"})
+    >>> now = pd.Series({"A": "key", "B": "key", "C": "regular"})
+    >>> list_moves(review_changes(before, now))["change"].astype(str).to_dict()
+    {'A': 'promoted', 'D': 'lost'}
+    """
+    touches = changes["designated_before"] | changes["designated_now"]
+    rows = changes[touches & (changes["change"].astype(str) != "unchanged")]
+    return rows[["previous_tier", "current_tier", "change"]]
+
+
+def describe_migration(changes: pd.DataFrame, previous, current) -> str:
+    """What moved between two reviews, in words (:func:`review_changes`).
+
+    Parameters
+    ----------
+    changes : pandas.DataFrame
+        :func:`review_changes` between the two reviews.
+    previous, current : date-like
+        The two review dates.
+
+    Examples
+    --------
+    >>> before = pd.Series({"A": "regular", "B": "key", "C": "key", "D": "strategic"})
+    >>> now = pd.Series({"A": "key", "B": "regular", "D": "strategic", "E": "regular"})
+    >>> print(describe_migration(review_changes(before, now), "2024-07-01", "2025-01-01"))  # doctest: +NORMALIZE_WHITESPACE
+    Of the 3 key or strategic accounts at 2024-07-01, 1 still is at 2025-01-01: 1 was demoted
+    to regular and 1 left the portfolio. 1 regular account was promoted to the list; 1 account
+    joined (regular). 2 of the 5 accounts changed tier: each is one a list fixed at 2024-07-01 would
+    have got wrong at 2025-01-01.
+    """
+    previous, current = (pd.Timestamp(d).date().isoformat() for d in (previous, current))
+    change = changes["change"].astype(str)
+    before = changes["designated_before"].astype(bool)
+    now = changes["designated_now"].astype(bool)
+    stayed = int((before & now).sum())
+    demoted = int((before & (change == "demoted") & ~now).sum())
+    lost = int((before & (change == "lost")).sum())
+    promoted = int(((change == "promoted") & ~before & now).sum())
+    new = changes[change == "new"]
+    parts = []
+    if before.any():
+        detail = []
+        if demoted:
+            detail.append(
+                f"{fmt.count(demoted)} {'was' if demoted == 1 else 'were'} demoted to regular"
+            )
+        if lost:
+            detail.append(f"{fmt.count(lost)} left the portfolio")
+        parts.append(
+            f"Of the {fmt.count(before.sum())} key or strategic accounts at {previous}, "
+            f"{fmt.count(stayed)} still {'is' if stayed == 1 else 'are'} at {current}"
+            + (": " + " and ".join(detail) if detail else "")
+            + "."
+        )
+    else:
+        parts.append(f"No account was key or strategic at {previous}.")
+    up = int(((change == "promoted") & before & now).sum())
+    down = int(((change == "demoted") & before & now).sum())
+    moves = []
+    if promoted:
+        moves.append(
+            f"{fmt.count(promoted)} regular account{' was' if promoted == 1 else 's were'} "
+            "promoted to the list"
+        )
+    if len(new):
+        tiers = new["current_tier"].astype(str).value_counts()
+        moves.append(
+            f"{fmt.count(len(new))} account{'' if len(new) == 1 else 's'} joined ("
+            + ", ".join(
+                f"{t}" if len(tiers) == 1 and n == len(new) else f"{fmt.count(n)} {t}"
+                for t, n in tiers.items()
+            )
+            + ")"
+        )
+    if moves:
+        text = "; ".join(moves)
+        parts.append(text[:1].upper() + text[1:] + ".")
+    if up or down:
+        parts.append(
+            f"Within the list {fmt.count(up)} key account{'' if up == 1 else 's'} moved up to "
+            f"strategic and {fmt.count(down)} strategic down to key."
+        )
+    moved = int(change.isin(["promoted", "demoted"]).sum())
+    if moved:
+        parts.append(
+            f"{fmt.count(moved)} of the {fmt.count(len(changes))} accounts changed tier: each is "
+            f"one a list fixed at {previous} would have got wrong at {current}."
+        )
+    else:
+        parts.append(f"No account changed tier between {previous} and {current}.")
+    return " ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ __all__ = [
     "Segmenter",
     "UnstableSegmentsWarning",
     "choose_k",
+    "describe_k",
     "recommend_k",
     "stability",
 ]
@@ -394,3 +395,55 @@ def stability(
             stacklevel=2,
         )
     return table
+
+
+def _structure(silhouette: float) -> str:
+    """Kaufman & Rousseeuw's reading of an average silhouette."""
+    if silhouette > 0.7:
+        return "a strong structure"
+    if silhouette > 0.5:
+        return "a reasonable structure"
+    if silhouette > 0.25:
+        return "a weak structure that could be artificial"
+    return "no substantial structure: the accounts form a continuum"
+
+
+def describe_k(
+    table: pd.DataFrame,
+    stability_table: pd.DataFrame,
+    k: int,
+    reason: str,
+    *,
+    threshold: float = STABILITY_THRESHOLD,
+) -> str:
+    """The choice of the number of segments in words: the recommendation, how many solutions
+    survive resampling, and what the silhouette says about the structure.
+
+    Parameters
+    ----------
+    table, stability_table : pandas.DataFrame
+        :func:`choose_k` and :func:`stability`.
+    k, reason :
+        :func:`recommend_k`.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"k": [2, 3], "silhouette": [0.14, 0.12]})
+    >>> stab = pd.DataFrame({"k": [2, 3], "mean_ari": [0.69, 0.59]})
+    >>> print(describe_k(table, stab, 2, "k = 2 has the highest silhouette (0.14)."))
+    k = 2 has the highest silhouette (0.14). 1 of the 2 values of k tried (2) survives resampling (mean bootstrap ARI ≥ 0.6). The silhouette of k = 2 is 0.14, which means no substantial structure: the accounts form a continuum. Read the segments as a description of the portfolio, not as natural groups.
+    """
+    stable = stability_table.loc[stability_table["mean_ari"] >= threshold, "k"].astype(int)
+    listed = ", ".join(str(v) for v in stable) if len(stable) else "none"
+    sil = float(table.set_index("k").loc[k, "silhouette"])
+    words = _structure(sil)
+    parts = [
+        reason,
+        f"{len(stable)} of the {len(stability_table)} values of k tried ({listed}) "
+        f"{'survives' if len(stable) == 1 else 'survive'} resampling (mean bootstrap ARI ≥ "
+        f"{threshold:g}).",
+        f"The silhouette of k = {k} is {fmt.estimate(sil, 2)}, which means {words}.",
+    ]
+    if sil <= 0.5 or k not in set(stable):
+        parts.append("Read the segments as a description of the portfolio, not as natural groups.")
+    return " ".join(parts)

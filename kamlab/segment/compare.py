@@ -21,13 +21,17 @@ from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 from kamlab import fmt
 
 __all__ = [
+    "OUTCOME_WORDS",
     "PartitionComparison",
     "Separation",
+    "agreement_table",
     "compare_outcome_separation",
     "compare_partitions",
+    "describe_agreement",
     "describe_separation",
     "effect_sizes",
     "outcome_separation",
+    "outcome_separations",
 ]
 
 
@@ -255,14 +259,29 @@ def _p(value: float) -> str:
     return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
+#: How :func:`describe_separation` names the outcomes it knows.
+OUTCOME_WORDS = {
+    "growth_dh": "future growth (symmetric growth)",
+    "log_growth": "future growth (log growth)",
+    "churned": "churn",
+}
+
+
+def _names(items) -> str:
+    items = [str(i) for i in items]
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def describe_separation(
     ranking: pd.DataFrame, *, alpha: float = 0.05, rank_by: str = "epsilon2"
 ) -> str:
-    """Which partition separates each outcome, in words (Markdown, one line per outcome).
+    """Which partitions separate each outcome better than chance, in words (Markdown, one
+    line per outcome).
 
     A partition is said to separate an outcome only when its Kruskal–Wallis p-value is below
-    ``alpha``; when none is, the line says that no partition separates the outcome better than
-    chance. The largest effect is never called the best when its p-value is above ``alpha``.
+    ``alpha``. When several do, the one with the largest effect size is named as such, with
+    the caveat that the difference between effect sizes was not tested; no partition is ever
+    called the best.
 
     Parameters
     ----------
@@ -275,35 +294,115 @@ def describe_separation(
     ...     "outcome": ["churned", "churned"], "partition": ["types", "tiers"],
     ...     "epsilon2": [0.011, 0.004], "p_value": [0.49, 0.81], "rank": [1, 2]})
     >>> print(describe_separation(ranking))
-    - churned: no partition separates it better than chance (types ε² 0.011, p = 0.49; tiers ε² 0.004, p = 0.81).
+    - churn: no partition separates it better than chance (types ε² 0.011, p = 0.49; tiers ε² 0.004, p = 0.81).
     """
     symbol = {"epsilon2": "ε²", "omega2": "ω²", "eta2": "η²"}.get(rank_by, rank_by)
     lines = []
     for outcome, rows in ranking.groupby("outcome", sort=False):
         rows = rows.sort_values("rank", kind="stable")
+        what = OUTCOME_WORDS.get(str(outcome), str(outcome))
 
         def stat(r) -> str:
             return f"{r.partition} {symbol} {fmt.estimate(getattr(r, rank_by), 2)}, {_p(r.p_value)}"
 
         real = rows[rows["p_value"] < alpha]
+        chance = rows[~(rows["p_value"] < alpha)]
         if real.empty:
             listed = "; ".join(stat(r) for r in rows.itertuples())
-            lines.append(f"- {outcome}: no partition separates it better than chance ({listed}).")
+            lines.append(f"- {what}: no partition separates it better than chance ({listed}).")
             continue
-        top = real.iloc[0]
+        every = (" all" if len(real) > 2 else " both") if chance.empty and len(real) > 1 else ""
+        verb = "separates" if len(real) == 1 else "separate"
         text = (
-            f"- {outcome}: {top['partition']} separates it "
-            f"({symbol} {fmt.estimate(top[rank_by], 2)}, {_p(top['p_value'])})"
+            f"- {what}: {_names(real['partition'])}{every} {verb} it better than chance ("
+            + "; ".join(stat(r) for r in real.itertuples())
+            + ")"
         )
-        also = real.iloc[1:]
-        if len(also):
+        if len(real) > 1:
             text += (
-                "; so "
-                + ("do " if len(also) > 1 else "does ")
-                + "; ".join(stat(r) for r in also.itertuples())
+                f"; {real.iloc[0]['partition']} has the largest effect size (whether it is "
+                f"larger than the others' was not tested)"
             )
-        chance = rows[rows["p_value"] >= alpha]
         if len(chance):
             text += "; not better than chance: " + "; ".join(stat(r) for r in chance.itertuples())
         lines.append(text + ".")
     return "\n".join(lines)
+
+
+def agreement_table(comparisons: Mapping[str, PartitionComparison]) -> pd.DataFrame:
+    """ARI, AMI and the accounts compared, one row per comparison.
+
+    Examples
+    --------
+    >>> a = pd.Series(["x", "x", "y", "y"], index=list("abcd"))
+    >>> agreement_table({"a vs a": compare_partitions(a, a)}).round(3)
+                ari  ami  n
+    comparison
+    a vs a      1.0  1.0  4
+    """
+    table = pd.DataFrame(
+        {
+            "ari": [c.ari for c in comparisons.values()],
+            "ami": [c.ami for c in comparisons.values()],
+            "n": [c.n for c in comparisons.values()],
+        },
+        index=pd.Index(list(comparisons), name="comparison"),
+    )
+    return table
+
+
+def _agreement_word(ari: float) -> str:
+    if ari >= 0.8:
+        return "agree closely"
+    if ari >= 0.5:
+        return "largely agree"
+    if ari >= 0.2:
+        return "partly agree"
+    return "barely agree"
+
+
+def describe_agreement(comparisons: Mapping[str, PartitionComparison]) -> str:
+    """How far segments and rule-based partitions agree, in words: ARI and AMI of each
+    comparison.
+
+    The ARI is read as: at least 0.8 agree closely, 0.5 largely, 0.2 partly, below that
+    barely.
+
+    Examples
+    --------
+    >>> seg = pd.Series([0, 0, 1, 1, 1, 1], index=list("abcdef"), name="segment")
+    >>> tier = pd.Series(["key", "key", "regular", "regular", "regular", "key"],
+    ...                  index=list("abcdef"), name="tier")
+    >>> print(describe_agreement({"segments vs tiers": compare_partitions(seg, tier)}))
+    Segments vs tiers: they partly agree (ARI 0.32, AMI 0.36; 6 accounts). 1 = the same partition, about 0 = no more agreement than chance.
+    """
+    parts = []
+    for name, comp in comparisons.items():
+        label = name[:1].upper() + name[1:]
+        parts.append(
+            f"{label}: they {_agreement_word(comp.ari)} (ARI {fmt.estimate(comp.ari, 2)}, "
+            f"AMI {fmt.estimate(comp.ami, 2)}; {fmt.count(comp.n)} accounts)."
+        )
+    parts.append("1 = the same partition, about 0 = no more agreement than chance.")
+    return " ".join(parts)
+
+
+def outcome_separations(
+    partitions: Mapping[str, pd.Series],
+    outcome: pd.Series,
+    n_boot: int = 1000,
+    random_state: int = 0,
+) -> dict[str, Separation]:
+    """:func:`outcome_separation` of one outcome for each partition (same seed for each).
+
+    Examples
+    --------
+    >>> y = pd.Series([1.0, 2, 3, 4], name="growth_dh")
+    >>> seps = outcome_separations({"p": pd.Series(list("aabb"))}, y, n_boot=20)
+    >>> seps["p"].groups["mean"].tolist()
+    [1.5, 3.5]
+    """
+    return {
+        name: outcome_separation(labels, outcome, n_boot=n_boot, random_state=random_state)
+        for name, labels in partitions.items()
+    }

@@ -4,6 +4,7 @@ outcome by group. Each has a title, axis labels and a legend for every line
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,15 +14,18 @@ from sklearn.decomposition import PCA
 from kamlab._plot import axes as new_axes
 from kamlab._plot import finish
 from kamlab.segment.clustering import STABILITY_THRESHOLD
-from kamlab.segment.compare import Separation
+from kamlab.segment.compare import PartitionComparison, Separation
 
 __all__ = [
     "Embedding",
     "embed_2d",
     "plot_crosstab",
+    "plot_crosstabs",
     "plot_embedding",
+    "plot_embeddings",
     "plot_k_selection",
     "plot_outcome_by_group",
+    "plot_separations",
 ]
 
 _INDICES = (
@@ -194,3 +198,65 @@ def plot_outcome_by_group(
         ylabel=str(table.index.name),
         fontsize="small",
     )
+
+
+def plot_crosstabs(comparisons: Mapping[str, PartitionComparison], axes=None):
+    """:func:`plot_crosstab` of each comparison side by side; returns the array of Axes.
+
+    Examples
+    --------
+    >>> from kamlab.segment import compare_partitions
+    >>> seg = pd.Series([0, 0, 1], name="segment")
+    >>> comps = {"tiers": compare_partitions(seg, pd.Series(list("kkr"), name="tier")),
+    ...          "types": compare_partitions(seg, pd.Series(list("aab"), name="type"))}
+    >>> [ax.get_xlabel() for ax in plot_crosstabs(comps)]
+    ['tier', 'type']
+    """
+    n = len(comparisons)
+    axes = np.atleast_1d(new_axes(axes, figsize=(5 * n, 3.5), ncols=n, layout="constrained"))
+    for ax, comp in zip(axes, comparisons.values()):
+        plot_crosstab(comp.crosstab, ax=ax)
+    return axes
+
+
+def plot_embeddings(embedding: Embedding, partitions: Mapping[str, pd.Series], axes=None):
+    """:func:`plot_embedding` coloured by each partition side by side; returns the Axes.
+
+    Examples
+    --------
+    >>> emb = embed_2d(pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [1.0, 0, 1, 0]}))
+    >>> parts = {"segments": pd.Series([0, 0, 1, 1]), "tiers": pd.Series(list("rrkk"))}
+    >>> [ax.get_title() for ax in plot_embeddings(emb, parts)]
+    ['accounts by segments', 'accounts by tiers']
+    """
+    n = len(partitions)
+    axes = np.atleast_1d(new_axes(axes, figsize=(5 * n, 4), ncols=n, layout="constrained"))
+    for ax, (name, labels) in zip(axes, partitions.items()):
+        plot_embedding(embedding, labels, ax=ax, title=f"accounts by {name}")
+    return axes
+
+
+def plot_separations(separations: Mapping[str, Separation], axes=None):
+    """:func:`plot_outcome_by_group` for each partition side by side, with the mean of all
+    accounts as a dashed line; returns the array of Axes.
+
+    Examples
+    --------
+    >>> from kamlab.segment import outcome_separations
+    >>> y = pd.Series([1.0, 2, 3, 4], name="growth_dh")
+    >>> seps = outcome_separations({"tiers": pd.Series(list("aabb"), name="tier")}, y, n_boot=20)
+    >>> [ax.get_title() for ax in plot_separations(seps)]
+    ['tiers: mean growth_dh (95 % CI)']
+    """
+    n = len(separations)
+    axes = np.atleast_1d(
+        new_axes(axes, figsize=(4.2 * n, 3.2), ncols=n, layout="constrained", sharex=True)
+    )
+    for ax, (name, sep) in zip(axes, separations.items()):
+        groups = sep.groups
+        overall = float((groups["n"] * groups["mean"]).sum() / groups["n"].sum())
+        level = round(100 * sep.level)
+        plot_outcome_by_group(
+            sep, ax=ax, title=f"{name}: mean {sep.outcome} ({level} % CI)", overall=overall
+        )
+    return axes

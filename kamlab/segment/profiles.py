@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kamlab import fmt
 from kamlab.segment.prepare import DEFAULT_FEATURES, MONEY_COLUMNS, signed_log1p
 
-__all__ = ["NAME_TRAITS", "Profile", "name_segments", "profile_segments"]
+__all__ = ["NAME_TRAITS", "Profile", "describe_profiles", "name_segments", "profile_segments"]
 
 #: Traits used by :func:`name_segments`: column → (word when high, word when low).
 NAME_TRAITS = {
@@ -45,6 +46,29 @@ class Profile:
 
     table: pd.DataFrame
     standardised: pd.DataFrame
+
+    def summary(self, names: pd.Series | None = None) -> pd.DataFrame:
+        """The profile for people: ``name`` (when given), ``n_accounts``, ``share_accounts``,
+        ``revenue_share``, the criteria means, and each attribute's most common value with
+        its share as text (``"retail (27%)"``, column ``most_common_<attribute>``).
+
+        Examples
+        --------
+        >>> features = pd.DataFrame({"revenue_12m": [100.0, 120, 5], "region": ["n", "n", "s"]})
+        >>> profile = profile_segments(features, pd.Series([0, 0, 1]))
+        >>> profile.summary()["most_common_region"].tolist()
+        ['n (100%)', 's (100%)']
+        """
+        table = self.table
+        out = table.drop(columns=[c for c in table.columns if c.endswith(("_mode", "_mode_share"))])
+        for col in [c for c in table.columns if c.endswith("_mode")]:
+            shares = table[f"{col}_share"]
+            out[f"most_common_{col.removesuffix('_mode')}"] = [
+                f"{value} ({share:.0%})" for value, share in zip(table[col], shares)
+            ]
+        if names is not None:
+            out.insert(0, "name", names.reindex(out.index))
+        return out
 
 
 def profile_segments(
@@ -153,3 +177,27 @@ def name_segments(profile: Profile, threshold: float = 0.3, max_traits: int = 3)
     out[dup] = [f"{n} ({s})" for s, n in out[dup].items()]
     out.index.name = profile.table.index.name
     return out
+
+
+def describe_profiles(profile: Profile, names: pd.Series) -> str:
+    """One line per segment: its name, size and share of revenue (Markdown list).
+
+    Examples
+    --------
+    >>> features = pd.DataFrame({"revenue_12m": [100.0, 120, 5, 6], "nps": [9.0, 8, 3, 4]})
+    >>> profile = profile_segments(features, pd.Series([0, 0, 1, 1]))
+    >>> print(describe_profiles(profile, name_segments(profile)))
+    - Segment 0, *large, satisfied*: 2 accounts (50.0%), 95.2% of revenue.
+    - Segment 1, *small, dissatisfied*: 2 accounts (50.0%), 4.8% of revenue.
+    """
+    table = profile.table
+    lines = []
+    for seg, row in table.iterrows():
+        revenue = (
+            f", {fmt.share(row['revenue_share'])} of revenue" if "revenue_share" in table else ""
+        )
+        lines.append(
+            f"- Segment {seg}, *{names.get(seg, 'unnamed')}*: {fmt.count(row['n_accounts'])} "
+            f"accounts ({fmt.share(row['share_accounts'])}){revenue}."
+        )
+    return "\n".join(lines)
