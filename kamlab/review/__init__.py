@@ -6,6 +6,8 @@
 :mod:`.lists`               ``at_risk_accounts``, ``value_vs_tier`` (CLV vs tier),
                             ``model_additions`` (growth candidates by expected revenue gain)
 :mod:`.checklist`           ``review_checklist`` (the classic mistakes), ``describe_review``
+:mod:`.today`               ``review_state`` (scores now and before, one panel),
+                            ``growth_candidates``
 ==========================  =================================================================
 
 A review is *as of* its date: every input must be measured from data before it (features,
@@ -35,6 +37,16 @@ from kamlab.review.lists import (
     model_additions,
     value_vs_tier,
 )
+from kamlab.review.today import (
+    Candidates,
+    ReviewState,
+    describe_candidates,
+    describe_changes,
+    describe_standing,
+    describe_value,
+    growth_candidates,
+    review_state,
+)
 
 __all__ = [
     "CHANGES",
@@ -42,15 +54,23 @@ __all__ = [
     "MISMATCHES",
     "Additions",
     "AtRisk",
+    "Candidates",
+    "ReviewState",
     "Streaks",
     "ValueVsTier",
     "at_risk_accounts",
+    "describe_candidates",
+    "describe_changes",
     "describe_migration",
     "describe_review",
+    "describe_standing",
+    "describe_value",
+    "growth_candidates",
     "list_moves",
     "model_additions",
     "review_changes",
     "review_checklist",
+    "review_state",
     "tier_history",
     "tier_migration",
     "tier_streaks",
