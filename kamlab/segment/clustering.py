@@ -216,7 +216,13 @@ def _prepared(segmenter: Segmenter | None, X) -> tuple[Segmenter, np.ndarray]:
     return segmenter, segmenter.make_preprocessor().fit_transform(X).to_numpy()
 
 
-def choose_k(segmenter: Segmenter | None, X, k_range: Sequence[int] = range(2, 9)) -> pd.DataFrame:
+def choose_k(
+    segmenter: Segmenter | None,
+    X,
+    k_range: Sequence[int] = range(2, 9),
+    *,
+    silhouette_sample: int | None = 5000,
+) -> pd.DataFrame:
     """Internal validity indices of the segmenter for each number of segments.
 
     Parameters
@@ -226,6 +232,11 @@ def choose_k(segmenter: Segmenter | None, X, k_range: Sequence[int] = range(2, 9
     X : pandas.DataFrame
         Account features.
     k_range : sequence of int
+    silhouette_sample : int or None
+        The silhouette compares every pair of accounts (its cost grows with the square of
+        their number): above this many accounts it is computed on a random subset of this size,
+        the same subset for every ``k``, drawn from the segmenter's ``random_state``. None:
+        always on every account.
 
     Returns
     -------
@@ -242,16 +253,22 @@ def choose_k(segmenter: Segmenter | None, X, k_range: Sequence[int] = range(2, 9
     2
     """
     segmenter, Z = _prepared(segmenter, X)
+    n = len(Z)
+    subset = np.arange(n)
+    if silhouette_sample is not None and n > silhouette_sample:
+        rng = np.random.default_rng(segmenter.random_state)
+        subset = np.sort(rng.choice(n, size=silhouette_sample, replace=False))
     rows = []
     with limit_threads(len(Z)):
         for k in k_range:
             model = segmenter.make_model(k)
             labels = np.asarray(model.fit_predict(Z))
             ok = 1 < len(np.unique(labels)) < len(Z)
+            ok_sub = ok and 1 < len(np.unique(labels[subset])) < len(subset)
             rows.append(
                 {
                     "k": int(k),
-                    "silhouette": silhouette_score(Z, labels) if ok else np.nan,
+                    "silhouette": silhouette_score(Z[subset], labels[subset]) if ok_sub else np.nan,
                     "calinski_harabasz": calinski_harabasz_score(Z, labels) if ok else np.nan,
                     "davies_bouldin": davies_bouldin_score(Z, labels) if ok else np.nan,
                     "bic": model.bic(Z) if segmenter.algorithm == "gmm" else np.nan,
@@ -434,14 +451,18 @@ def describe_k(
     k = 2 has the highest silhouette (0.14). 1 of the 2 values of k tried (2) survives resampling (mean bootstrap ARI ≥ 0.6). The silhouette of k = 2 is 0.14, which means no substantial structure: the accounts form a continuum. Read the segments as a description of the portfolio, not as natural groups.
     """
     stable = stability_table.loc[stability_table["mean_ari"] >= threshold, "k"].astype(int)
-    listed = ", ".join(str(v) for v in stable) if len(stable) else "none"
+    listed = ", ".join(str(v) for v in stable)
     sil = float(table.set_index("k").loc[k, "silhouette"])
     words = _structure(sil)
+    survive = (
+        f"{len(stable)} of the {len(stability_table)} values of k tried ({listed}) "
+        f"{'survives' if len(stable) == 1 else 'survive'} resampling"
+        if len(stable)
+        else f"None of the {len(stability_table)} values of k tried survives resampling"
+    )
     parts = [
         reason,
-        f"{len(stable)} of the {len(stability_table)} values of k tried ({listed}) "
-        f"{'survives' if len(stable) == 1 else 'survive'} resampling (mean bootstrap ARI ≥ "
-        f"{threshold:g}).",
+        f"{survive} (mean bootstrap ARI ≥ {threshold:g}).",
         f"The silhouette of k = {k} is {fmt.estimate(sil, 2)}, which means {words}.",
     ]
     if sil <= 0.5 or k not in set(stable):

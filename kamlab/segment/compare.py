@@ -294,10 +294,11 @@ def describe_separation(
     ...     "outcome": ["churned", "churned"], "partition": ["types", "tiers"],
     ...     "epsilon2": [0.011, 0.004], "p_value": [0.49, 0.81], "rank": [1, 2]})
     >>> print(describe_separation(ranking))
+    Outcome by outcome (a partition separates one when its p-value is below 0.05):
     - churn: no partition separates it better than chance (types ε² 0.011, p = 0.49; tiers ε² 0.004, p = 0.81).
     """
     symbol = {"epsilon2": "ε²", "omega2": "ω²", "eta2": "η²"}.get(rank_by, rank_by)
-    lines = []
+    lines = [f"Outcome by outcome (a partition separates one when its p-value is below {alpha:g}):"]
     for outcome, rows in ranking.groupby("outcome", sort=False):
         rows = rows.sort_values("rank", kind="stable")
         what = OUTCOME_WORDS.get(str(outcome), str(outcome))

@@ -187,11 +187,12 @@ def describe_profiles(profile: Profile, names: pd.Series) -> str:
     >>> features = pd.DataFrame({"revenue_12m": [100.0, 120, 5, 6], "nps": [9.0, 8, 3, 4]})
     >>> profile = profile_segments(features, pd.Series([0, 0, 1, 1]))
     >>> print(describe_profiles(profile, name_segments(profile)))
+    The 2 segments, numbered by mean revenue (largest first):
     - Segment 0, *large, satisfied*: 2 accounts (50.0%), 95.2% of revenue.
     - Segment 1, *small, dissatisfied*: 2 accounts (50.0%), 4.8% of revenue.
     """
     table = profile.table
-    lines = []
+    lines = [f"The {len(table)} segments, numbered by mean revenue (largest first):"]
     for seg, row in table.iterrows():
         revenue = (
             f", {fmt.share(row['revenue_share'])} of revenue" if "revenue_share" in table else ""
