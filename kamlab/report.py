@@ -149,12 +149,13 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
             (
                 "churn_by_tier",
                 "churn_criteria",
-                "classifier_scores",
+                "reliability",
+                "churn_risk",
                 "renewal_survivors",
                 "sbg_params",
-                "churn_risk",
+                "residual_lifetime",
             ),
-            ("survival_by_tier", "reliability", "renewal_heatmap", "sbg_retention"),
+            ("churn_by_tier", "reliability", "renewal_heatmap", "sbg_retention"),
             12.0,
         ),
         NotebookSpec(
@@ -162,8 +163,15 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
             "Customer lifetime value",
             "What is each account worth, and are key accounts the most valuable?",
             ("as_of", "outcome_cutoff"),
-            ("rfm_describe", "model_params", "holdout_check", "clv_ranking", "clv_by_tier"),
-            ("holdout",),
+            (
+                "rfm_describe",
+                "model_params",
+                "holdout_check",
+                "clv_ranking",
+                "clv_by_tier",
+                "clv_tier_mismatch",
+            ),
+            ("holdout", "holdout_tracking"),
             6.0,
         ),
         NotebookSpec(
@@ -490,6 +498,15 @@ LABELS = {
     "order_frequency": "Purchase days per month",
     "products_12m": "Products, last 12 months",
     "gross_margin_12m": "Gross margin, last 12 months",
+    "p10": "10th percentile",
+    "p25": "25th percentile",
+    "p75": "75th percentile",
+    "p90": "90th percentile",
+    "clv_rank": "CLV rank",
+    "clv_low": "CLV, 80 % low",
+    "clv_high": "CLV, 80 % high",
+    "clv_share": "Share of CLV",
+    "churn_share": "Share churned",
 }
 
 

@@ -21,12 +21,15 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from kamlab import fmt
 from kamlab._plot import axes, finish
 from kamlab._threads import limit_threads
 
 __all__ = [
     "ChurnClassifier",
+    "check_reliability",
     "churn_scores",
+    "describe_reliability",
     "plot_reliability",
     "reliability_table",
 ]
@@ -182,20 +185,49 @@ def churn_scores(y_true, proba) -> pd.Series:
     )
 
 
-def reliability_table(y_true, proba, n_bins: int = 10) -> pd.DataFrame:
-    """Observed churn rate against mean predicted probability in equal-width bins.
+def reliability_table(
+    y_true, proba, n_bins: int = 10, *, strategy: str = "uniform"
+) -> pd.DataFrame:
+    """Observed churn rate against mean predicted probability, bin by bin.
+
+    Parameters
+    ----------
+    y_true, proba : array-like
+        Observed churn (0/1) and predicted probabilities.
+    n_bins : int
+        Number of bins.
+    strategy : {"uniform", "quantile"}
+        Equal-width bins on [0, 1], or bins holding about equally many accounts (edges at the
+        quantiles of ``proba``; better when the probabilities span a narrow range).
 
     Returns
     -------
     DataFrame
         One row per non-empty bin: bin_low, bin_high, n, mean_predicted, observed_rate and a
         95 % Wilson interval (ci_low, ci_high) of the observed rate.
+
+    Examples
+    --------
+    >>> table = reliability_table([0, 0, 1, 0, 1, 1], [0.1, 0.2, 0.25, 0.3, 0.6, 0.7], n_bins=2,
+    ...                           strategy="quantile")
+    >>> table[["bin_low", "bin_high", "n", "observed_rate"]].round(3)
+       bin_low  bin_high  n  observed_rate
+    0    0.100     0.275  3          0.333
+    1    0.275     0.700  3          0.667
     """
     y, p = _binary_inputs(y_true, proba)
     if n_bins < 1:
         raise ValueError("n_bins must be >= 1")
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    idx = np.clip(np.digitize(p, edges[1:-1], right=False), 0, n_bins - 1)
+    if strategy == "uniform":
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+    elif strategy == "quantile":
+        edges = np.unique(np.quantile(p, np.linspace(0.0, 1.0, n_bins + 1)))
+        if len(edges) < 2:
+            edges = np.array([edges[0], edges[0]])
+    else:
+        raise ValueError(f"strategy must be 'uniform' or 'quantile', got {strategy!r}")
+    last = len(edges) - 2
+    idx = np.clip(np.digitize(p, edges[1:-1], right=False), 0, last)
     df = pd.DataFrame({"bin": idx, "p": p, "y": y})
     g = df.groupby("bin")
     n = g.size()
@@ -217,6 +249,80 @@ def reliability_table(y_true, proba, n_bins: int = 10) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def check_reliability(risk, n_bins: int = 5) -> pd.DataFrame | None:
+    """:func:`reliability_table` of a churn-risk check (:func:`kamlab.churn.churn_risk`'s
+    ``check_predictions``), in ``n_bins`` groups of about equally many accounts; None when
+    the recipe had no out-of-time check.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> check_reliability(SimpleNamespace(check_predictions=None)) is None
+    True
+    """
+    predictions = getattr(risk, "check_predictions", None)
+    if predictions is None or len(predictions) == 0:
+        return None
+    return reliability_table(
+        predictions["churned"].astype(int),
+        predictions["churn_probability"],
+        n_bins=n_bins,
+        strategy="quantile",
+    )
+
+
+def describe_reliability(table: pd.DataFrame | None, cutoff=None) -> str:
+    """Do the predicted probabilities match the observed churn? (Markdown, from
+    :func:`reliability_table`; None when there was no test.)
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"n": [50, 50], "mean_predicted": [0.1, 0.3],
+    ...                       "observed_rate": [0.08, 0.2], "ci_low": [0.03, 0.11],
+    ...                       "ci_high": [0.19, 0.33]})
+    >>> print(describe_reliability(table))
+    In 2 groups of about 50 accounts, sorted by predicted probability, the mean prediction runs from 10.0% to 30.0% and the observed churn rate from 8.0% to 20.0%. The 95 % interval of the observed rate holds the mean prediction in 2 of 2 groups. Accounts in the highest group churned more often than those in the lowest (20.0% against 8.0%): higher probabilities do mean more churn.
+    """
+    if table is None or len(table) == 0:
+        return (
+            "There is no out-of-time test (no earlier window closed before the check date), so "
+            "the calibration of the probabilities cannot be judged on these data."
+        )
+    at = f" at {pd.Timestamp(cutoff).date()}" if cutoff is not None else ""
+    inside = (table["ci_low"] <= table["mean_predicted"]) & (
+        table["mean_predicted"] <= table["ci_high"]
+    )
+    over = int((table["mean_predicted"] > table["ci_high"]).sum())
+    under = int((table["mean_predicted"] < table["ci_low"]).sum())
+    first, last = table.iloc[0], table.iloc[-1]
+    text = (
+        f"In {fmt.count(len(table))} groups of about {fmt.count(table['n'].mean())} accounts"
+        f"{at}, sorted by predicted probability, the mean prediction runs from "
+        f"{fmt.share(first['mean_predicted'])} to {fmt.share(last['mean_predicted'])} and the "
+        f"observed churn rate from {fmt.share(table['observed_rate'].min())} to "
+        f"{fmt.share(table['observed_rate'].max())}. The 95 % interval of the observed rate "
+        f"holds the mean prediction in {fmt.count(inside.sum())} of {fmt.count(len(table))} "
+        "groups"
+    )
+    if over or under:
+        text += (
+            f" (the model predicts too much churn in {fmt.count(over)} and too little in "
+            f"{fmt.count(under)})"
+        )
+    rises = last["observed_rate"] > first["observed_rate"]
+    text += (
+        f". Accounts in the highest group churned "
+        f"{'more' if rises else 'no more'} often than those in the lowest "
+        f"({fmt.share(last['observed_rate'])} against {fmt.share(first['observed_rate'])}): "
+        + (
+            "higher probabilities do mean more churn."
+            if rises
+            else "the probabilities do not separate the accounts that churned."
+        )
+    )
+    return text
+
+
 def plot_reliability(table: pd.DataFrame, ax=None, *, title: str | None = None):
     """Reliability diagram: observed rate (with Wilson intervals) against mean prediction.
 
@@ -229,6 +335,7 @@ def plot_reliability(table: pd.DataFrame, ax=None, *, title: str | None = None):
     """
     ax = axes(ax, figsize=(5.0, 5.0))
     ax.plot([0, 100], [0, 100], color="grey", linestyle=":", label="perfect calibration")
+    ax.set_aspect("equal")
     # Rounding can put an interval end a hair past the estimate; error bars must be >= 0.
     yerr = np.clip(
         np.vstack(
@@ -246,8 +353,11 @@ def plot_reliability(table: pd.DataFrame, ax=None, *, title: str | None = None):
         capsize=3,
         label="model",
     )
-    ax.set_xlim(0, 100)
-    ax.set_ylim(0, 100)
+    # Zoom to the data (probabilities often span a narrow range), same scale on both axes.
+    top = float(np.nanmax(np.r_[table["ci_high"], table["mean_predicted"], 0.0]))
+    limit = min(100.0, 10 * np.ceil(100 * top / 10) + (5 if top < 0.95 else 0))
+    ax.set_xlim(0, limit)
+    ax.set_ylim(0, limit)
     return finish(
         ax,
         title=title or "Calibration of churn probabilities (95 % Wilson intervals)",

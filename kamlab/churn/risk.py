@@ -58,6 +58,10 @@ class ChurnRisk:
     check_cutoff : Timestamp or None
     skipped : str or None
         Why no probabilities were computed.
+    check_predictions : pandas.DataFrame or None
+        The out-of-time check per account at ``check_cutoff``: ``churned`` (observed) and
+        ``churn_probability`` (predicted), e.g. for
+        :func:`kamlab.churn.reliability_table`; None without a check.
     """
 
     table: pd.DataFrame
@@ -70,6 +74,7 @@ class ChurnRisk:
     check: pd.Series | None
     check_cutoff: pd.Timestamp | None
     skipped: str | None
+    check_predictions: pd.DataFrame | None = None
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -114,25 +119,28 @@ class ChurnRisk:
         and strategic accounts, as a review does."""
         if self.skipped:
             return f"Churn risk was not computed: {self.skipped}."
-        flagged = self.flagged
+        scoped = self.table
         scope = "accounts"
         if tiers is not None:
-            key = tiers.reindex(flagged.index).astype(str).isin(["key", "strategic"])
-            flagged = flagged[key.to_numpy()]
+            key = tiers.reindex(scoped.index).astype(str).isin(["key", "strategic"])
+            scoped = scoped[key.to_numpy()]
             scope = "key or strategic accounts"
-        top = (
-            ", ".join(
-                f"{i} ({fmt.share(p)})" for i, p in flagged["churn_probability"].head(3).items()
-            )
-            or "none"
+        flagged = scoped[scoped["at_risk"].astype(bool)]
+        shown = flagged if len(flagged) else scoped
+        top = ", ".join(
+            f"{i} ({fmt.share(p)})" for i, p in shown["churn_probability"].head(3).items()
         )
-        return (
-            f"As of {self.as_of.date()}, {fmt.count(len(flagged))} {scope} have at least "
-            f"{fmt.estimate(self.factor, 2)} times the training churn rate of "
-            f"{fmt.share(self.base_rate)} (the model learned from "
-            f"{fmt.count(len(self.training_cutoffs))} cutoffs, the last "
-            f"{self.training_cutoffs[-1].date()}). Highest: {top}."
+        n_cutoffs = len(self.training_cutoffs)
+        text = (
+            f"As of {self.as_of.date()}, {fmt.count(len(flagged))} of {fmt.count(len(scoped))} "
+            f"{scope} have at least {fmt.estimate(self.factor, 2)} times the training churn "
+            f"rate of {fmt.share(self.base_rate)} (the model learned from "
+            f"{fmt.count(n_cutoffs)} cutoff{'s' if n_cutoffs != 1 else ''}, the last "
+            f"{self.training_cutoffs[-1].date()})."
         )
+        if not top:
+            return text
+        return text + (f" Highest: {top}." if len(flagged) else f" The highest risks: {top}.")
 
 
 def _skipped(timeline, reason: str, factor: float) -> ChurnRisk:
@@ -230,14 +238,20 @@ def churn_risk(
 
     table = table.loc[order_accounts(table["churn_probability"])]
     table.index.name = "account_id"
-    check = None
+    check = predictions = None
     if check_train:
         before = panel[dates.isin(check_train)]
         at = panel[dates == check_at]
         if _enough(before["churned"].astype(bool)) and len(at):
             trial = ChurnClassifier("logistic", calibration="sigmoid", random_state=random_state)
             trial.fit(before[columns], before["churned"].astype(bool))
-            check = churn_scores(at["churned"].astype(bool), trial.predict_proba(at[columns])[:, 1])
+            observed = at["churned"].astype(bool)
+            predicted = trial.predict_proba(at[columns])[:, 1]
+            check = churn_scores(observed, predicted)
+            predictions = pd.DataFrame(
+                {"churned": observed.to_numpy(), "churn_probability": predicted},
+                index=at.index.get_level_values("account_id"),
+            )
     return ChurnRisk(
         table,
         timeline.as_of,
@@ -249,4 +263,5 @@ def churn_risk(
         check,
         check_at if check is not None else None,
         None,
+        predictions,
     )

@@ -1,17 +1,15 @@
-"""Account survival: renewal cohorts, durations, Kaplan-Meier, log-rank and Cox.
+"""Account survival: durations, Kaplan-Meier, log-rank and Cox.
 
-- :func:`renewal_survivors` and :func:`account_durations` turn an ``accounts`` table
-  (``acquired_on``, ``churned_on``) into the input of the shifted-beta-geometric renewal model
-  (:class:`kamlab.clv.ShiftedBetaGeometric`) and of Kaplan-Meier / Cox.
+- :func:`account_durations` turns an ``accounts`` table (``acquired_on``, ``churned_on``) into
+  the input of Kaplan-Meier / Cox (renewal cohorts for the shifted-beta-geometric model are
+  :mod:`kamlab.churn.renewals`).
 - :func:`kaplan_meier`, :func:`cox_ph`, :func:`logrank`: thin, tidy wrappers around
   :mod:`statsmodels.duration`; :func:`chi2_by_group` where there are no durations.
 
-Time is in days unless a function says otherwise; a renewal period is ``period_days`` long.
+Time is in days unless a function says otherwise.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,21 +21,24 @@ from kamlab._plot import axes, finish
 from kamlab._threads import limit_threads
 
 __all__ = [
-    "RenewalCohorts",
+    "CHURN_DATE_COLUMNS",
     "account_durations",
     "chi2_by_group",
     "cox_ph",
+    "has_churn_dates",
     "kaplan_meier",
     "logrank",
     "plot_survival",
-    "renewal_survivors",
 ]
+
+#: The accounts columns that make churn observable as dates (acquisition, churn).
+CHURN_DATE_COLUMNS = ("acquired_on", "churned_on")
 
 _Z95 = float(norm.ppf(0.975))
 
 
 # ---------------------------------------------------------------------------------------------
-# accounts table -> renewal cohorts and durations
+# accounts table -> durations
 # ---------------------------------------------------------------------------------------------
 
 
@@ -65,138 +66,19 @@ def _check_dates(d: pd.DataFrame, cohort_col: str, churn_col: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class RenewalCohorts:
-    """The result of :func:`renewal_survivors`, the input of
-    :class:`kamlab.clv.ShiftedBetaGeometric` (``fit`` accepts it as it is).
-
-    Attributes
-    ----------
-    table : DataFrame
-        Index ``cohort`` (acquisition year), columns periods 0..n: accounts alive at the start
-        of each period (nullable integers, missing where not exactly observed).
-    period_days : int
-    as_of : str
-        ISO date up to which churn is known.
-    observed_from : str or None
-        ISO date from which churn is recorded (None: since acquisition).
-    n_accounts : dict
-        Accounts per cohort.
-    """
-
-    table: pd.DataFrame
-    period_days: int
-    as_of: str
-    observed_from: str | None
-    n_accounts: dict[int, int]
-
-
-def renewal_survivors(
-    accounts: pd.DataFrame,
-    period_days: int = 365,
-    as_of=None,
-    cohort_col: str = "acquired_on",
-    churn_col: str = "churned_on",
-    *,
-    observed_from=None,
-    account_col: str = "account_id",
-) -> RenewalCohorts:
-    """Accounts alive at the start of each renewal period, per acquisition-year cohort.
-
-    Period k of an account starts ``k * period_days`` days after its acquisition (its k-th
-    renewal); it is alive at the start of period k when it has no churn date on or before
-    that day. A cohort's count at period k is reported only when it is exact:
-
-    - right censoring: every member's k-th renewal is on or before ``as_of``;
-    - left truncation: with ``observed_from`` (the first day churn was recorded, e.g. the
-      data start; accounts that left earlier are absent from the table), every member's k-th
-      renewal is on or after it.
-
-    Parameters
-    ----------
-    accounts : DataFrame
-        One row per account with acquisition and (optional, NaT = still active) churn dates.
-    period_days : int
-        Length of a renewal period in days.
-    as_of : date-like, optional
-        Date up to which churn is known (default: the latest date in the two columns).
-    cohort_col, churn_col : str
-        Acquisition and churn date columns.
-    observed_from : date-like, optional
-        First date from which churn is recorded (default: churn is known since acquisition).
-
-    Returns
-    -------
-    RenewalCohorts
-        ``table``: index ``cohort`` (acquisition year), columns periods 0..n (nullable
-        integers, missing where not exactly observed); accounts acquired after ``as_of`` are
-        left out. Fit the sBG model with ``kamlab.clv.ShiftedBetaGeometric().fit(cohorts)``.
+def has_churn_dates(accounts: pd.DataFrame) -> bool:
+    """Whether the accounts table records acquisition and churn dates
+    (:data:`CHURN_DATE_COLUMNS`), so churn can be followed in time; without them churn is
+    behavioural (no purchase within a horizon).
 
     Examples
     --------
-    >>> accounts = pd.DataFrame({
-    ...     "account_id": ["A", "B", "C", "D"],
-    ...     "acquired_on": pd.to_datetime(["2020-01-10", "2020-03-01", "2020-06-01", "2021-02-01"]),
-    ...     "churned_on": pd.to_datetime([None, "2021-05-01", "2022-01-15", None])})
-    >>> cohorts = renewal_survivors(accounts, 365, as_of="2023-06-30")
-    >>> cohorts.table
-    period  0  1  2  3
-    cohort
-    2020    3  3  1  1
-    2021    1  1  1  <NA>
-    >>> cohorts.n_accounts
-    {2020: 3, 2021: 1}
+    >>> has_churn_dates(pd.DataFrame(columns=["account_id", "acquired_on", "churned_on"]))
+    True
+    >>> has_churn_dates(pd.DataFrame(columns=["account_id", "acquired_on"]))
+    False
     """
-    if int(period_days) != period_days or period_days <= 0:
-        raise ValueError(f"period_days must be a positive whole number of days, got {period_days}")
-    d = _account_dates(accounts, [cohort_col, churn_col], account_col)
-    _check_dates(d, cohort_col, churn_col)
-    as_of = (
-        pd.Timestamp(as_of)
-        if as_of is not None
-        else max(
-            d[cohort_col].max(),
-            d[churn_col].max() if d[churn_col].notna().any() else d[cohort_col].max(),
-        )
-    )
-    as_of = as_of.normalize()
-    d = d[d[cohort_col] <= as_of]
-    if d.empty:
-        raise ValueError(f"no account acquired on or before as_of {as_of.date()}")
-    start = pd.Timestamp(observed_from).normalize() if observed_from is not None else None
-    late = d[churn_col] > as_of
-    churn_day = d[churn_col].where(~late)
-    if start is not None and (churn_day < start).any():
-        raise ValueError(f"some {churn_col!r} dates are before observed_from {start.date()}")
-    span = int(((as_of - d[cohort_col].min()) / pd.Timedelta(days=1)) // period_days)
-    step = pd.Timedelta(days=int(period_days))
-    cohort = d[cohort_col].dt.year.rename("cohort")
-    rows = {}
-    for year, members in d.groupby(cohort, sort=True):
-        acq = members[cohort_col]
-        gone = churn_day.loc[members.index]
-        counts = {}
-        for k in range(span + 1):
-            renewal = acq + k * step
-            if renewal.max() > as_of:
-                break
-            if start is not None and renewal.min() < start:
-                counts[k] = pd.NA
-                continue
-            counts[k] = len(members) if k == 0 else int((gone.isna() | (gone > renewal)).sum())
-        rows[int(year)] = counts
-    out = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=range(span + 1))
-    seen = np.flatnonzero(out.notna().any(axis=0).to_numpy())
-    out = out.iloc[:, : (seen[-1] + 1 if seen.size else 1)].astype("Int64")  # columns stay 0..n
-    out.index.name = "cohort"
-    out.columns.name = "period"
-    return RenewalCohorts(
-        table=out,
-        period_days=int(period_days),
-        as_of=as_of.date().isoformat(),
-        observed_from=None if start is None else start.date().isoformat(),
-        n_accounts={int(k): int(v) for k, v in cohort.value_counts().sort_index().items()},
-    )
+    return set(CHURN_DATE_COLUMNS) <= set(accounts.columns)
 
 
 def account_durations(
@@ -414,12 +296,19 @@ def cox_ph(
 
 
 def plot_survival(
-    km_table: pd.DataFrame, ax=None, *, time_unit: str = "days", title: str | None = None
+    km_table: pd.DataFrame,
+    ax=None,
+    *,
+    time_unit: str = "days",
+    title: str | None = None,
+    end: float | None = None,
 ):
     """Step plot of Kaplan-Meier curves with their pointwise 95 % intervals, one line per group.
 
     Each group gets its own line style as well as colour, so curves that coincide stay
-    visible, and the legend lists every group.
+    visible, and the legend lists every group. ``end`` (the end of follow-up, in the units of
+    the times) draws each curve on flat to it, so a group without events is a visible line
+    and not a single point at time 0.
 
     Examples
     --------
@@ -427,10 +316,15 @@ def plot_survival(
     >>> ax = plot_survival(km)
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
     ['a', 'b']
+    >>> flat = kaplan_meier([5, 9], [0, 0])
+    >>> plot_survival(flat, end=10).get_lines()[0].get_xdata().tolist()
+    [0.0, 10.0]
     """
     ax = axes(ax)
     styles = ["-", "--", "-.", ":"]
     for i, (name, d) in enumerate(km_table.groupby("group", sort=False)):
+        if end is not None and d["time"].max() < end:
+            d = pd.concat([d, d.tail(1).assign(time=float(end))], ignore_index=True)
         (line,) = ax.step(
             d["time"],
             100 * d["survival"],

@@ -22,16 +22,31 @@ Modules: ``rfm``, ``bgnbd``, ``pareto_nbd``, ``gamma_gamma``, ``sbg``, ``valuati
 from kamlab.clv._mle import LOG_SE_LIMIT, CLVWarning, ConvergenceWarning, MLEModel
 from kamlab.clv.bgnbd import BGNBD
 from kamlab.clv.gamma_gamma import GammaGamma
-from kamlab.clv.holdout import cumulative_purchases, holdout_check
+from kamlab.clv.holdout import (
+    PARAM_COLUMNS,
+    HoldoutFit,
+    cumulative_purchases,
+    describe_holdout,
+    describe_models,
+    frequency_bins,
+    holdout_check,
+    holdout_fit,
+)
 from kamlab.clv.pareto_nbd import ParetoNBD
 from kamlab.clv.plots import plot_cumulative, plot_holdout, plot_retention
-from kamlab.clv.rfm import FREQ_DAYS, RFMSummary, rfm_summary
-from kamlab.clv.sbg import ShiftedBetaGeometric
+from kamlab.clv.rfm import FREQ_DAYS, RFMSummary, describe_rfm, rfm_overview, rfm_summary
+from kamlab.clv.sbg import (
+    RenewalOutlook,
+    ShiftedBetaGeometric,
+    describe_retention,
+    renewal_outlook,
+)
 from kamlab.clv.simulate import simulate_bgnbd, simulate_pareto_nbd
 from kamlab.clv.valuation import (
     SPEND_SOURCES,
     Valuation,
     customer_lifetime_value,
+    describe_inactive,
     expected_spend_or_observed,
     value_accounts,
 )
@@ -40,22 +55,34 @@ __all__ = [
     "BGNBD",
     "FREQ_DAYS",
     "LOG_SE_LIMIT",
+    "PARAM_COLUMNS",
     "SPEND_SOURCES",
     "CLVWarning",
     "ConvergenceWarning",
     "GammaGamma",
+    "HoldoutFit",
     "MLEModel",
     "ParetoNBD",
     "RFMSummary",
+    "RenewalOutlook",
     "ShiftedBetaGeometric",
     "Valuation",
     "cumulative_purchases",
     "customer_lifetime_value",
+    "describe_holdout",
+    "describe_inactive",
+    "describe_models",
+    "describe_retention",
+    "describe_rfm",
     "expected_spend_or_observed",
+    "frequency_bins",
     "holdout_check",
+    "holdout_fit",
     "plot_cumulative",
     "plot_holdout",
     "plot_retention",
+    "renewal_outlook",
+    "rfm_overview",
     "rfm_summary",
     "simulate_bgnbd",
     "simulate_pareto_nbd",

@@ -12,7 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["FREQ_DAYS", "RFMSummary", "rfm_summary"]
+from kamlab import fmt
+
+__all__ = ["FREQ_DAYS", "RFMSummary", "describe_rfm", "rfm_overview", "rfm_summary"]
 
 #: Length of one time unit in days, for the supported ``freq`` codes.
 FREQ_DAYS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0}
@@ -205,3 +207,92 @@ def purchase_days(
     daily = g.agg(amount=("amount", "sum"), credit=("credit", "any")).reset_index()
     daily["purchase"] = (daily["amount"] > 0) | ((daily["amount"] == 0) & ~daily["credit"])
     return daily.drop(columns="credit")
+
+
+_UNITS = {"D": "days", "W": "weeks", "M": "months"}
+
+
+def rfm_overview(rfm: RFMSummary) -> pd.DataFrame:
+    """The distribution of each RFM measure across accounts, for people.
+
+    Returns
+    -------
+    DataFrame
+        Index ``measure`` (in words, with the time unit), columns ``mean``, ``p10``, ``p25``,
+        ``median``, ``p75``, ``p90``, ``max``; rows for the calibration measures and, with a
+        holdout, the repeat purchase days in it.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"account_id": ["a", "a", "a", "b"],
+    ...                    "date": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-10"]),
+    ...                    "amount": [10.0, 20.0, 30.0, 7.0]})
+    >>> rfm_overview(rfm_summary(tx, "2024-01-22", freq="D"))[["mean", "median", "max"]]
+                                                  mean  median   max
+    measure
+    repeat purchase days (calibration)             1.0     1.0   2.0
+    days from first to last purchase               7.0     7.0  14.0
+    days from first purchase to calibration end   16.5    16.5  21.0
+    mean spend per repeat purchase day            12.5    12.5  25.0
+    """
+    unit = _UNITS.get(rfm.freq, rfm.freq)
+    names = {
+        "frequency": "repeat purchase days (calibration)",
+        "recency": f"{unit} from first to last purchase",
+        "T": f"{unit} from first purchase to calibration end",
+        "monetary_value": "mean spend per repeat purchase day",
+        "frequency_holdout": "repeat purchase days (holdout)",
+    }
+    table = rfm.table[[c for c in names if c in rfm.table]].astype(float)
+    quantiles = table.quantile([0.1, 0.25, 0.5, 0.75, 0.9]).T
+    quantiles.columns = ["p10", "p25", "median", "p75", "p90"]
+    out = pd.concat([table.mean().rename("mean"), quantiles, table.max().rename("max")], axis=1)
+    out.index = pd.Index([names[c] for c in out.index], name="measure")
+    return out
+
+
+def describe_rfm(rfm: RFMSummary) -> str:
+    """The RFM summary in words (Markdown): who is in it, how often and how much the typical
+    account buys, and what was not counted as a purchase.
+
+    Examples
+    --------
+    >>> tx = pd.DataFrame({"account_id": ["a", "a", "a", "b"],
+    ...                    "date": pd.to_datetime(["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-10"]),
+    ...                    "amount": [10.0, 20.0, -4.0, 7.0]})
+    >>> print(describe_rfm(rfm_summary(tx, "2024-01-22", freq="D")))
+    2 accounts had bought by 2024-01-22. The median account made 0.5 repeat purchase days in the 16.5 days since its first purchase (50.0% made none); those with repeat purchases spent a median of 20 per repeat purchase day. 1 account-day with credit notes (net -4) is not a purchase.
+    """
+    t = rfm.table
+    unit = _UNITS.get(rfm.freq, rfm.freq)
+    repeat = t["monetary_value"][t["frequency"] > 0]
+    parts = [
+        f"{fmt.count(len(t))} accounts had bought by {rfm.calibration_end.date()}. The median "
+        f"account made {fmt.estimate(t['frequency'].median(), 3)} repeat purchase days in the "
+        f"{fmt.estimate(t['T'].median(), 3)} {unit} since its first purchase "
+        f"({fmt.share((t['frequency'] == 0).mean())} made none)"
+        + (
+            f"; those with repeat purchases spent a median of {fmt.money(repeat.median())} "
+            "per repeat purchase day."
+            if len(repeat)
+            else "."
+        )
+    ]
+    if "frequency_holdout" in t and rfm.holdout_end is not None:
+        parts.append(
+            f"In the holdout to {rfm.holdout_end.date()} "
+            f"({fmt.estimate(t['duration_holdout'].iloc[0], 3)} {unit}) they made "
+            f"{fmt.count(t['frequency_holdout'].sum())} repeat purchase days."
+        )
+    if rfm.credit_days:
+        parts.append(
+            f"{fmt.count(rfm.credit_days)} account-day{'s' if rfm.credit_days != 1 else ''} "
+            f"with credit notes (net {fmt.money(rfm.credit_amount)}) "
+            + ("is not a purchase." if rfm.credit_days == 1 else "are not purchases.")
+        )
+    if rfm.excluded_zero_T:
+        parts.append(
+            f"{fmt.count(len(rfm.excluded_zero_T))} accounts first bought on "
+            f"{rfm.calibration_end.date()} itself and are left out (no time to observe them)."
+        )
+    return " ".join(parts)

@@ -21,6 +21,7 @@ __all__ = [
     "SPEND_SOURCES",
     "Valuation",
     "customer_lifetime_value",
+    "describe_inactive",
     "expected_spend_or_observed",
     "value_accounts",
 ]
@@ -378,4 +379,41 @@ def value_accounts(
         float(interval),
         fixed,
         tuple(notes),
+    )
+
+
+def describe_inactive(valuation: Valuation, active: pd.Index) -> str:
+    """How much of the value sits with accounts that are not active at the valuation date
+    (Markdown): the purchase model reads only purchases, so an account with a recorded churn
+    date may still be valued.
+
+    Parameters
+    ----------
+    valuation : Valuation
+    active : pandas.Index
+        The accounts active at the valuation date (e.g. the index of
+        :func:`kamlab.features.account_features` as of it).
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"clv": [90.0, 8.0, 2.0]},
+    ...                      index=pd.Index(["A", "B", "C"], name="account_id"))
+    >>> v = Valuation(table, None, None, None, 52, 0.1, 0.8, (), ())
+    >>> print(describe_inactive(v, pd.Index(["A"])))
+    2 of the 3 valued accounts are not active at the valuation date (a recorded churn), yet the purchase model gives them 10.0% of the total value (the largest: B, 8): it reads purchases, not churn dates, so read their values with care.
+    >>> describe_inactive(v, pd.Index(["A", "B", "C"]))
+    'Every valued account is active at the valuation date.'
+    """
+    value = valuation.table["clv"]
+    gone = value[~value.index.isin(active)]
+    if gone.empty:
+        return "Every valued account is active at the valuation date."
+    total = float(value.sum())
+    top = gone.idxmax()
+    return (
+        f"{fmt.count(len(gone))} of the {fmt.count(len(value))} valued accounts are not active "
+        f"at the valuation date (a recorded churn), yet the purchase model gives them "
+        f"{fmt.share(gone.sum() / total if total else np.nan)} of the total value (the largest: "
+        f"{top}, {fmt.money(gone[top])}): it reads purchases, not churn dates, so read their "
+        "values with care."
     )
