@@ -663,17 +663,20 @@ def test_out_of_time_runs_both_checks_or_says_why_not(sample_panel):
     assert result.importance.train_cutoffs == ("2022-10-01", "2023-01-01")
     short = growth.out_of_time(sample_panel, ["2023-07-01", "2024-01-01"], feature_columns=FEATURES)
     assert (short.cv, short.importance) == (None, None)
-    assert short.skipped.startswith("no test cutoff has an earlier cutoff at least 365 days")
+    assert short.skipped == (
+        "no cutoff has an earlier one at least 365 days before it, so no model can learn from "
+        "growth observed in full before the cutoff it is tested on"
+    )
     assert short.table.empty and "test_cutoff" in short.table
     assert growth.describe_out_of_time(short) == (
-        f"Skipped: {short.skipped}. Out-of-time validation needs a training cutoff whose "
-        "outcome window closed before a later test cutoff; the data offer 2 cutoffs "
-        "(2023-07-01, 2024-01-01)."
+        f"Skipped: {short.skipped}. The data offer 2 cutoffs with a complete outcome window "
+        "(2023-07-01, 2024-01-01); this check needs a longer history."
     )
     text = growth.describe_out_of_time(result)
     r2 = result.table["r2"].iloc[0]
     assert text.startswith(
-        "Trained on 2022-10-01..2023-01-01 (2) and tested on 2024-01-01 (244 accounts), "
+        "Trained on the 2 cutoffs 2022-10-01 to 2023-01-01 and tested on 2024-01-01 (244 "
+        "accounts), "
         f"ridge regression R² {fmt.estimate(r2, 2)}"
     )
     with pytest.raises(growth.InsufficientHistory):
@@ -776,3 +779,42 @@ def test_describe_joint_reports_credible_effects_and_overlap(linear_frame):
     assert "The largest variance inflation factor is 1" in text
     with pytest.raises(ValueError, match="joint view"):
         growth.describe_joint(growth.criteria_effects(linear_frame, ["x"], "y"))
+    # Collinear criteria: the joint table notes it (no warning on stderr) and the words say it.
+    d = linear_frame.assign(
+        x_copy=linear_frame["x"] + np.random.default_rng(1).normal(0, 0.1, len(linear_frame))
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        both = growth.criteria_effects(d, ["x", "x_copy", "other"], "y", joint=True)
+    assert both.table.loc["x", "note"].startswith("VIF ") and both.table.loc["other", "note"] == ""
+    assert both.table.loc["x", "vif"] > 5
+    assert (
+        "Variance inflation above 5 for x and x copy: these criteria overlap"
+        in growth.describe_joint(both)
+    )
+
+
+def test_cov_type_says_when_hc3_falls_back_to_hc1(linear_frame):
+    # One account alone in its industry has leverage 1: HC3 divides by zero, HC1 is used and
+    # the result says so (the report prints the estimator the fits used).
+    d = linear_frame.copy()
+    d.loc[d.index[0], "industry"] = "only_one"
+    effects = growth.criteria_effects(d, ["x", "other"], "y", controls=["industry"])
+    assert effects.cov_type == "HC1"
+    assert (effects.table["note"] == "an account has leverage 1; HC1 errors instead of HC3").all()
+    ref = sm.OLS(
+        d["y"],
+        pd.concat(
+            [
+                pd.Series(1.0, index=d.index, name="const"),
+                ((d["x"] - d["x"].mean()) / d["x"].std()).rename("x"),
+                pd.get_dummies(d["industry"], prefix="industry", drop_first=True, dtype=float),
+            ],
+            axis=1,
+        ),
+    ).fit(cov_type="HC1")
+    assert effects.table.loc["x", "std_error"] == pytest.approx(ref.bse["x"], rel=1e-10)
+    assert "Errors: HC1 (robust to unequal variances; HC3 is undefined" in growth.describe_design(
+        effects, "2 criteria", ["industry"]
+    )
+    assert growth.criteria_effects(linear_frame, ["x"], "y").cov_type == "HC3"

@@ -10,7 +10,7 @@ Three views of one question, all measured with features before a cutoff and outc
                             ``expected_gain``
 :mod:`.backtest`            ``backtest`` → ``Backtest`` (top-k of each rule on past cutoffs),
                             ``analysis_cutoffs`` (every cutoff, for one feature panel)
-:mod:`.describe`            ``describe_verdicts``, ``describe_joint``,
+:mod:`.describe`            ``describe_design``, ``describe_verdicts``, ``describe_joint``,
                             ``describe_out_of_time``, ``describe_backtest``,
                             ``describe_selection``, ``describe_growth``
 :mod:`.plots`               ``plot_effects``, ``plot_importance``, ``plot_backtest``
@@ -27,6 +27,7 @@ from kamlab.growth.backtest import (
 )
 from kamlab.growth.describe import (
     describe_backtest,
+    describe_design,
     describe_growth,
     describe_joint,
     describe_out_of_time,
@@ -37,6 +38,7 @@ from kamlab.growth.inference import (
     DERIVED_CRITERIA,
     EFFECT_COLUMNS,
     VERDICTS,
+    VIF_THRESHOLD,
     Effects,
     SampleReport,
     criteria_columns,
@@ -67,6 +69,7 @@ __all__ = [
     "KEY_METRICS",
     "METRIC_UNITS",
     "VERDICTS",
+    "VIF_THRESHOLD",
     "Backtest",
     "CrossValidation",
     "Effects",
@@ -80,6 +83,7 @@ __all__ = [
     "criteria_columns",
     "criteria_effects",
     "describe_backtest",
+    "describe_design",
     "describe_growth",
     "describe_joint",
     "describe_out_of_time",

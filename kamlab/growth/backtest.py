@@ -156,12 +156,40 @@ class Backtest:
         )
         columns = ["rule_set", "metric", "estimate", "ci_low", "ci_high", "n_selected"]
         out = rows[columns].reset_index(drop=True)
-        base = out["metric"].str.removeprefix("delta_")
-        words = base.map(METRIC_UNITS).fillna(base.str.replace("_", " "))
-        delta = out["metric"].str.startswith("delta_")
-        out.insert(2, "measure", words.where(~delta, f"difference to {self.baseline}: " + words))
-        out.insert(3, "unit", base.map(_UNITS).fillna("growth"))
+        readable = self._readable(out["metric"])
+        out.insert(2, "measure", readable["measure"])
+        out.insert(3, "unit", readable["unit"])
         return out
+
+    def by_cutoff(self, metric: str = "delta_precision_at_k") -> pd.DataFrame:
+        """One metric at every cutoff (and pooled), for people: ``rule_set``, ``cutoff``,
+        ``measure``, ``unit``, ``estimate``, ``ci_low``, ``ci_high``, ``n_accounts``,
+        ``n_selected``; rows by rule set, then by cutoff (pooled last)."""
+        rows = self.table[self.table["metric"] == metric]
+        order = {name: i for i, name in enumerate(dict.fromkeys(self.table["rule_set"]))}
+        rows = rows.sort_values(
+            ["rule_set", "cutoff"],
+            key=lambda s: s.map(order) if s.name == "rule_set" else s.eq("pooled"),
+            kind="stable",
+        )
+        out = rows.reset_index(drop=True)
+        readable = self._readable(out["metric"])
+        out.insert(2, "measure", readable["measure"])
+        out.insert(3, "unit", readable["unit"])
+        columns = ["rule_set", "cutoff", "measure", "unit", "estimate", "ci_low", "ci_high"]
+        return out[[*columns, "n_accounts", "n_selected"]]
+
+    def _readable(self, metrics: pd.Series) -> pd.DataFrame:
+        base = metrics.str.removeprefix("delta_")
+        words = base.map(METRIC_UNITS).fillna(base.str.replace("_", " "))
+        delta = metrics.str.startswith("delta_")
+        return pd.DataFrame(
+            {
+                "measure": words.where(~delta, f"difference to {self.baseline}: " + words),
+                "unit": base.map(_UNITS).fillna("growth"),
+            },
+            index=metrics.index,
+        )
 
     def overlap(self, a: str, b: str, cutoff: str | None = None) -> int:
         """How many accounts scorers ``a`` and ``b`` both selected at ``cutoff`` (default the

@@ -7,16 +7,19 @@ interval includes zero is never called better or best.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from kamlab import fmt
 from kamlab.growth.backtest import Backtest
-from kamlab.growth.inference import Effects, _label
+from kamlab.growth.inference import VIF_THRESHOLD, Effects, _label
 from kamlab.growth.prediction import OutOfTime
 
 __all__ = [
     "describe_backtest",
+    "describe_design",
     "describe_growth",
     "describe_joint",
     "describe_out_of_time",
@@ -107,6 +110,15 @@ def describe_verdicts(table: pd.DataFrame, *, q_threshold: float = 0.05) -> str:
     return " ".join(parts)
 
 
+#: How the prose names outcomes and size columns.
+_OUTCOME_WORDS = {
+    "growth_dh": "symmetric growth",
+    "log_growth": "log growth",
+    "grew": "grew",
+    "revenue_12m": "the last 12 months' revenue",
+}
+
+
 def _signed_share(value: float) -> str:
     text = fmt.share(value)
     return text if text.startswith("-") else f"+{text}"
@@ -116,8 +128,58 @@ def _q(q: float) -> str:
     return "q < 0.001" if q < 0.001 else f"q = {fmt.p_value(q)}"
 
 
+def describe_design(
+    effects: Effects, source: str, controls: Sequence[str] = (), size_control: str | None = None
+) -> str:
+    """What an effects table tested, on which accounts and holding what fixed (Markdown).
+
+    Parameters
+    ----------
+    effects : Effects
+    source : str
+        Where the criteria come from (:func:`kamlab.growth.criteria_columns`).
+    controls : sequence of str
+        The control columns as requested (before one-hot encoding).
+    size_control : str, optional
+        The size column, when size was held fixed.
+
+    Examples
+    --------
+    >>> from kamlab.growth.inference import SampleReport
+    >>> table = pd.DataFrame({"coef": [0.1]}, index=["score_fit"])
+    >>> effects = Effects(table, "log_growth", "ols", "univariate", "HC3", ("region_s",), None,
+    ...                   0.05, SampleReport(250, 6, 0, 0, 0, 244))
+    >>> print(describe_design(effects, "1 assessed criteria (account-team scores 1-5)",
+    ...                       ["region"], "revenue_12m"))  # doctest: +NORMALIZE_WHITESPACE
+    Tested: 1 assessed criteria (account-team scores 1-5), on the 244 of 250 accounts with
+    every value (6 without an outcome). Held fixed: region and size (log of the last 12
+    months' revenue). Errors: HC3 (robust to unequal variances).
+    """
+    sample = effects.sample
+    dropped = [
+        (sample.dropped_outcome, "without an outcome"),
+        (sample.dropped_criteria, "missing a criterion"),
+        (sample.dropped_controls, "missing a control"),
+        (sample.dropped_cluster, "without a cluster label"),
+    ]
+    why = "; ".join(f"{fmt.count(n)} {what}" for n, what in dropped if n)
+    size = _OUTCOME_WORDS.get(str(size_control), str(size_control).replace("_", " "))
+    held = [*controls, *([f"size (log of {size})"] if size_control else [])]
+    cov = {
+        "cluster": f"clustered by {effects.cluster}",
+        "HC3": "HC3 (robust to unequal variances)",
+        "HC1": "HC1 (robust to unequal variances; HC3 is undefined when an account has leverage 1)",
+        "HC0": "HC0 (robust)",
+    }.get(effects.cov_type, effects.cov_type)
+    return (
+        f"Tested: {source}, on the {fmt.count(sample.n_used)} of {fmt.count(sample.n_input)} "
+        f"accounts with every value" + (f" ({why})" if why else "") + ". "
+        f"Held fixed: {_names(held) if held else 'nothing'}. Errors: {cov}."
+    )
+
+
 def describe_joint(
-    effects: Effects, *, q_threshold: float = 0.05, vif_threshold: float = 5.0
+    effects: Effects, *, q_threshold: float = 0.05, vif_threshold: float = VIF_THRESHOLD
 ) -> str:
     """The joint model in words: which criteria keep a credible effect when all are in one
     model, and whether the criteria overlap (variance inflation).
@@ -189,15 +251,14 @@ def describe_out_of_time(result: OutOfTime, *, top: int = 3) -> str:
     Examples
     --------
     >>> print(describe_out_of_time(OutOfTime(None, None, ("2011-04-01",), "no test cutoff")))
-    Skipped: no test cutoff. Out-of-time validation needs a training cutoff whose outcome window closed before a later test cutoff; the data offer 1 cutoff (2011-04-01).
+    Skipped: no test cutoff. The data offer 1 cutoff with a complete outcome window (2011-04-01); this check needs a longer history.
     """
     if result.skipped or result.cv is None:
-        offered = ", ".join(result.cutoffs) or "none"
+        offered = f" ({', '.join(result.cutoffs)})" if result.cutoffs else ""
         noun = "cutoff" if len(result.cutoffs) == 1 else "cutoffs"
         return (
-            f"Skipped: {result.skipped}. Out-of-time validation needs a training cutoff whose "
-            f"outcome window closed before a later test cutoff; the data offer "
-            f"{len(result.cutoffs)} {noun} ({offered})."
+            f"Skipped: {result.skipped}. The data offer {len(result.cutoffs)} {noun} with a "
+            f"complete outcome window{offered}; this check needs a longer history."
         )
     cv = result.cv
     table = cv.table
@@ -213,8 +274,17 @@ def describe_out_of_time(result: OutOfTime, *, top: int = 3) -> str:
         else:
             scores.append(f"{name} AUC {fmt.estimate(row.auc, 2)}")
     first = last.iloc[0]
+    outcome = _OUTCOME_WORDS.get(cv.outcome, outcome)
+    train = result.importance.train_cutoffs if result.importance is not None else ()
+    trained = (
+        f"the cutoff {train[0]}"
+        if len(train) == 1
+        else f"the {len(train)} cutoffs {train[0]} to {train[-1]}"
+        if train
+        else str(first["train_cutoffs"])
+    )
     parts = [
-        f"Trained on {first['train_cutoffs']} and tested on {first['test_cutoff']} "
+        f"Trained on {trained} and tested on {first['test_cutoff']} "
         f"({fmt.count(first['n_test'])} accounts), {_names(scores)} on {outcome}."
     ]
     if "r2" in last:

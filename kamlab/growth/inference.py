@@ -22,12 +22,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kamlab import fmt
 from kamlab._threads import limit_threads
 
 __all__ = [
     "DERIVED_CRITERIA",
     "EFFECT_COLUMNS",
     "VERDICTS",
+    "VIF_THRESHOLD",
     "Effects",
     "SampleReport",
     "criteria_columns",
@@ -38,6 +40,8 @@ __all__ = [
     "verdicts",
 ]
 
+#: Variance inflation above which a joint effect is noted as poorly identified.
+VIF_THRESHOLD = 5.0
 #: Columns of :attr:`Effects.table`.
 EFFECT_COLUMNS = ("coef", "std_error", "ci_low", "ci_high", "p_value", "q_value", "n", "note")
 #: Verdicts of :func:`verdicts`, strongest first (``{a}``/``{b}``: the two outcomes).
@@ -172,7 +176,9 @@ class Effects:
         says why a criterion was not estimated) and ``vif`` for the joint view.
     outcome, model, view, cov_type : str
         The outcome column; ``ols`` or ``logit``; ``univariate`` (one model per criterion) or
-        ``joint`` (all criteria together); the covariance estimator.
+        ``joint`` (all criteria together); the covariance estimator the fits used (``HC3``,
+        ``HC1`` when an account has leverage 1 and HC3 is undefined, ``HC0`` for Logit,
+        ``cluster``).
     controls : tuple of str
         The control columns of the design (after one-hot encoding).
     cluster : str or None
@@ -249,7 +255,8 @@ def criteria_effects(
         HC3 (OLS) / HC0 (Logit).
     joint : bool
         ``False`` (default): one model per criterion (criterion + controls). ``True``: one model
-        with all criteria together (adds a ``vif`` column; warns when a VIF exceeds 5).
+        with all criteria together (adds a ``vif`` column; a VIF above
+        :data:`VIF_THRESHOLD` is said in ``note``, not warned: the report says it).
     model : {"auto", "ols", "logit"}
         ``auto`` picks Logit for a binary outcome, OLS otherwise.
     alpha : float
@@ -352,13 +359,20 @@ def criteria_effects(
     table["n"] = len(sample)
     table["note"] = pd.Series(notes)
     if joint:
-        table["vif"] = variance_inflation(sample, usable)["vif"].reindex(table.index)
+        table["vif"] = variance_inflation(sample, usable, warn=False)["vif"].reindex(table.index)
+        for c in table.index[table["vif"] > VIF_THRESHOLD]:
+            vif_note = (
+                f"VIF {fmt.estimate(table.loc[c, 'vif'], 2)}: overlaps with the other criteria; its joint "
+                "effect is poorly identified"
+            )
+            notes[c] = f"{notes[c]}; {vif_note}" if notes[c] else vif_note
+        table["note"] = pd.Series(notes)
     return Effects(
         table=table,
         outcome=outcome,
         model=model,
         view="joint" if joint else "univariate",
-        cov_type="cluster" if cluster else "HC3" if model == "ols" else "HC0",
+        cov_type=_cov_type(cluster, model, [note for *_, note in fits]),
         controls=tuple(ctrl.columns),
         cluster=cluster,
         alpha=alpha,
@@ -366,13 +380,29 @@ def criteria_effects(
     )
 
 
+def _cov_type(cluster: str | None, model: str, notes: list[str]) -> str:
+    """The covariance estimator the fits used: HC1 where HC3 was undefined (leverage 1)."""
+    if cluster:
+        return "cluster"
+    if model != "ols":
+        return "HC0"
+    fallback = sum("HC1" in note for note in notes)
+    if fallback == 0:
+        return "HC3"
+    return "HC1" if fallback == len(notes) else "HC3, HC1 where an account has leverage 1"
+
+
 def variance_inflation(
-    features: pd.DataFrame, criteria: Sequence[str], *, threshold: float = 5.0
+    features: pd.DataFrame,
+    criteria: Sequence[str],
+    *,
+    threshold: float = 5.0,
+    warn: bool = True,
 ) -> pd.DataFrame:
     """Variance inflation factor of each criterion given the others (complete rows).
 
-    Warns (``UserWarning``) naming the criteria whose VIF exceeds ``threshold``: their joint
-    coefficients are unstable and their univariate effects overlap.
+    When ``warn``, warns (``UserWarning``) naming the criteria whose VIF exceeds
+    ``threshold``: their joint coefficients are unstable and their univariate effects overlap.
 
     Returns
     -------
@@ -397,7 +427,7 @@ def variance_inflation(
         vif = [variance_inflation_factor(X, j + 1) for j in range(len(criteria))]
     out = pd.DataFrame({"vif": vif, "n": len(data)}, index=pd.Index(criteria, name="criterion"))
     high = out.index[~(out["vif"] <= threshold)].tolist()
-    if high:
+    if high and warn:
         warnings.warn(
             f"variance inflation above {threshold:g} for {', '.join(high)}: these "
             "criteria are collinear, so their separate effects are poorly identified",

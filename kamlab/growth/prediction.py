@@ -423,7 +423,7 @@ def out_of_time(
     >>> result.skipped, result.importance.test_cutoff
     (None, '2023-01-01')
     >>> out_of_time(panel, ["2023-01-01"], feature_columns=["x"]).skipped
-    'no test cutoff has an earlier cutoff at least 365 days before it (training outcomes must be observed before the test cutoff); use more or earlier cutoffs'
+    'no cutoff has an earlier one at least 365 days before it, so no model can learn from growth observed in full before the cutoff it is tested on'
     """
     cuts = tuple(pd.Timestamp(c).date().isoformat() for c in sorted(cutoffs))
     if not cuts:
@@ -438,8 +438,14 @@ def out_of_time(
             models=models,
             random_state=random_state,
         )
-    except InsufficientHistory as exc:
-        return OutOfTime(None, None, cuts, str(exc))
+    except InsufficientHistory:
+        return OutOfTime(
+            None,
+            None,
+            cuts,
+            f"no cutoff has an earlier one at least {horizon_days} days before it, so no model "
+            "can learn from growth observed in full before the cutoff it is tested on",
+        )
     importance = permutation_importance_table(
         rows,
         feature_columns=feature_columns,
