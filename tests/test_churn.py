@@ -268,3 +268,81 @@ def test_chi2_by_group_matches_hand_computation():
     assert result["df"] == 1
     with pytest.raises(ValueError, match="at least two groups"):
         chi2_by_group([0, 1], ["a", "a"])
+
+
+# ------------------------------------------------------------------ the run's renewal cohorts
+
+
+def test_renewal_cohorts_of_the_sample_blank_what_is_not_known(sample_dataset):
+    from kamlab.timeline import Timeline
+
+    cohorts = churn.renewal_cohorts(sample_dataset, Timeline.from_dataset(sample_dataset))
+    assert cohorts.skipped is None and cohorts.as_of == "2024-12-31"
+    assert cohorts.observed_from == "2022-01-01"
+    table = cohorts.table
+    assert table.shape == (10, 11)  # cohorts 2014-2023, renewals 0-10
+    assert int(table.isna().to_numpy().sum()) == 82 and int(table.notna().to_numpy().sum()) == 28
+    assert list(table.loc[2022, [0, 1, 2]]) == [40, 34, 31]
+    assert list(table.loc[2014, [8, 9, 10]]) == [21, 20, 19]
+    ax = churn.plot_renewal_cohorts(cohorts)
+    assert len(ax.texts) == 28  # one label per known cell, blank cells stay blank
+    assert sorted(int(t.get_text()) for t in ax.texts)[:3] == [14, 15, 18]
+    image = ax.get_images()[0].get_array()
+    assert int(image.mask.sum()) == 82
+    assert image[0, 8] == 100 and image[0, 10] == pytest.approx(100 * 19 / 21)
+    text = churn.describe_cohorts(cohorts)
+    assert "300 accounts in 10 acquisition-year cohorts (2014 to 2023)" in text
+    assert "28 of 110 cells are known" in text
+
+
+def test_renewal_cohorts_say_why_they_are_missing():
+    from types import SimpleNamespace
+
+    from kamlab.timeline import Timeline
+
+    timeline = Timeline.from_data("2020-01-01", "2021-06-30")
+    plain = SimpleNamespace(
+        accounts=pd.DataFrame({"account_id": ["A"], "acquired_on": ["2020-01-01"]})
+    )
+    skipped = churn.renewal_cohorts(plain, timeline)
+    assert skipped.table.empty and "no acquisition and churn dates" in skipped.skipped
+    assert churn.describe_cohorts(skipped).startswith("Renewal cohorts were not built")
+    with pytest.raises(ValueError, match="no renewal cohorts to plot"):
+        churn.plot_renewal_cohorts(skipped)
+    # one renewal per cohort at most: nothing an sBG model could learn from
+    young = SimpleNamespace(accounts=_accounts().iloc[3:5])  # acquired in 2020, not yet renewed
+    result = churn.renewal_cohorts(young, Timeline.from_data("2020-01-01", "2020-12-31"), 365)
+    assert result.table.to_dict() == {0: {2020: 2}}
+    assert result.skipped == (
+        "no cohort is observed at two consecutive renewals between 2020-01-01 and 2020-12-31"
+    )
+    # churn recorded before the data start moves the start of observation back, not an error
+    early = SimpleNamespace(accounts=_accounts())
+    moved = churn.renewal_cohorts(early, Timeline.from_data("2020-04-01", "2021-06-30"), 100)
+    assert moved.observed_from == "2020-03-20"
+
+
+def test_plot_survival_extends_curves_to_the_end_of_follow_up():
+    km = churn.kaplan_meier([5, 9, 3, 8], [0, 0, 1, 0], groups=["a", "a", "b", "b"])
+    ax = churn.plot_survival(km, end=10)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines["a"].get_xdata()) == [0, 10] and list(lines["a"].get_ydata()) == [100, 100]
+    assert list(lines["b"].get_xdata()) == [0, 3, 10]
+
+
+def test_reliability_in_quantile_bins_and_in_words():
+    p = np.linspace(0.01, 0.30, 100)
+    y = (np.arange(100) % 10 < 3).astype(int)  # 30 % churn in every tenth
+    tab = churn.reliability_table(y, p, n_bins=5, strategy="quantile")
+    assert tab["n"].tolist() == [20, 20, 20, 20, 20]
+    assert tab["observed_rate"].tolist() == pytest.approx([0.3] * 5)
+    assert tab["bin_low"].iloc[0] == pytest.approx(0.01) and tab["bin_high"].iloc[-1] == 0.30
+    text = churn.describe_reliability(tab)
+    assert text.startswith("In 5 groups of about 20 accounts")
+    assert "the model predicts too much churn in 0 and too little in" in text
+    assert "the probabilities do not separate the accounts that churned" in text
+    with pytest.raises(ValueError, match="strategy"):
+        churn.reliability_table(y, p, strategy="kmeans")
+    assert "cannot be judged" in churn.describe_reliability(None)
+    ax = churn.plot_reliability(tab)
+    assert ax.get_xlim() == (0.0, 65.0) and ax.get_ylim() == (0.0, 65.0)  # Wilson high 52 %

@@ -70,3 +70,28 @@ def test_drivers_name_the_feature_that_raises_the_risk_most():
     assert drivers.loc[0, "silence"] == pytest.approx(3.0, rel=0.15)  # ≈ 1.5 × 2 SD
     with pytest.raises(ValueError, match="model='logistic'"):
         ChurnClassifier("hgb").fit(X, y).drivers(probe)
+
+
+def test_the_check_keeps_its_predictions_for_the_reliability_diagram(risk):
+    from sklearn.metrics import roc_auc_score
+
+    from kamlab.churn import check_reliability
+
+    predictions = risk.check_predictions
+    assert len(predictions) == int(risk.check["n"]) == 244
+    assert predictions["churned"].mean() == pytest.approx(risk.check["base_rate"])
+    assert roc_auc_score(predictions["churned"], predictions["churn_probability"]) == pytest.approx(
+        risk.check["roc_auc"]
+    )
+    table = check_reliability(risk, n_bins=5)
+    assert table["n"].sum() == 244 and len(table) == 5
+
+
+def test_the_answer_names_the_riskiest_key_accounts_even_when_none_is_flagged(risk):
+    tiers = pd.Series("regular", index=risk.table.index)
+    tiers[risk.table.index[-3:]] = "key"  # the three lowest risks
+    text = risk.describe(tiers)
+    assert text.startswith("As of 2025-01-01, 0 of 3 key or strategic accounts")
+    lowest = risk.table.index[-3:]
+    assert f"The highest risks: {lowest[0]} (" in text
+    assert "the model learned from 5 cutoffs" in text

@@ -715,3 +715,84 @@ def test_extreme_customers_give_finite_values(cls, params):
     assert pa[0] > 0.9 and pa[1] < 1e-6  # bought last week vs silent for 990 weeks
     loglik = bgnbd_loglik if cls is clv.BGNBD else pnbd_loglik
     assert np.all(np.isfinite(loglik(np.array(list(params.values())), x, tx, T)))
+
+
+# ------------------------------------------------------------------ the run's holdout check
+
+
+def test_rfm_overview_and_words_on_a_hand_made_summary():
+    tx = pd.DataFrame(
+        {
+            "account_id": ["a", "a", "a", "b", "b", "c"],
+            "date": pd.to_datetime(
+                ["2024-01-01", "2024-01-08", "2024-01-15", "2024-01-03", "2024-01-10", "2024-01-05"]
+            ),
+            "amount": [10.0, 20.0, 40.0, 5.0, 7.0, 3.0],
+        }
+    )
+    rfm = clv.rfm_summary(tx, "2024-01-21", holdout_end="2024-01-31", freq="D")
+    table = clv.rfm_overview(rfm)
+    assert table.index.tolist() == [
+        "repeat purchase days (calibration)",
+        "days from first to last purchase",
+        "days from first purchase to calibration end",
+        "mean spend per repeat purchase day",
+        "repeat purchase days (holdout)",
+    ]
+    assert table.loc["repeat purchase days (calibration)", "mean"] == 1.0  # 2, 1, 0
+    assert table.loc["mean spend per repeat purchase day", "max"] == 30.0  # (20 + 40) / 2
+    assert table.loc["days from first to last purchase", "median"] == 7.0
+    assert list(table.columns) == ["mean", "p10", "p25", "median", "p75", "p90", "max"]
+    text = clv.describe_rfm(rfm)
+    assert text.startswith("3 accounts had bought by 2024-01-21. The median account made 1 ")
+    assert "(33.3% made none)" in text and "median of 18 per repeat purchase day" in text
+    assert "In the holdout to 2024-01-31 (10 days) they made 0 repeat purchase days." in text
+
+
+def test_frequency_bins_pick_round_edges_for_frequent_buyers():
+    assert clv.frequency_bins(pd.Series([0, 1, 1, 2, 3, 7, 7])) is None
+    assert clv.frequency_bins(pd.Series(range(100))) == [0, 20, 40, 60, 80, 95]
+    edges = clv.frequency_bins(pd.Series([0] * 70 + list(range(10, 40))))
+    assert edges[0] == 0 and all(b > a for a, b in zip(edges, edges[1:]))
+
+
+@pytest.fixture(scope="module")
+def sample_fit(sample_dataset):
+    from kamlab.timeline import Timeline
+
+    return clv.holdout_fit(sample_dataset.transactions, Timeline.from_dataset(sample_dataset))
+
+
+def test_holdout_fit_calibrates_before_the_cutoff_and_checks_after(sample_fit):
+    fit = sample_fit
+    assert fit.skipped is None and fit.notes == ()
+    assert fit.calibration_end == pd.Timestamp("2023-12-31")
+    assert fit.holdout_end == pd.Timestamp("2024-12-31")
+    total = fit.check.loc["total"]
+    assert int(total["n"]) == len(fit.rfm.table) == 297
+    assert total["actual_total"] == fit.rfm.table["frequency_holdout"].sum() == 4743
+    assert fit.check.index[:-1].tolist() == ["0-9", "10-24", "25-34", "35-49", "50-69", "70+"]
+    assert fit.tracking["date"].iloc[-1] == pd.Timestamp("2024-12-31")
+    params = fit.params()
+    assert list(params.columns) == list(clv.PARAM_COLUMNS)
+    assert params["model"].unique().tolist() == ["BG/NBD", "Pareto/NBD", "Gamma-Gamma"]
+    assert (params["ci_low"] > 0).all()
+    r, alpha = fit.bgnbd.params_[["r", "alpha"]]
+    words = clv.describe_models(fit)
+    assert f"buys on {r / alpha * 365.25 / 7:.0f} days a year" in words  # 21
+    assert "s and beta are wide" in words and "q = 1.056" in words
+    holdout = clv.describe_holdout(fit)
+    assert "the 297 calibration accounts made 4,743 repeat purchases" in holdout
+    assert f"BG/NBD predicted {total['predicted_total']:,.0f}" in holdout
+
+
+def test_holdout_fit_without_an_outcome_window_still_fits_the_models(sample_dataset):
+    from kamlab.timeline import Timeline
+
+    short = Timeline.from_dataset(sample_dataset, as_of="2022-10-01", horizon_days=365)
+    fit = clv.holdout_fit(sample_dataset.transactions, short)
+    assert fit.skipped and fit.holdout_end is None
+    assert fit.calibration_end == pd.Timestamp("2022-09-30")
+    assert fit.check.empty and "frequency_holdout" not in fit.rfm.table
+    assert len(fit.params()) == 11
+    assert clv.describe_holdout(fit).startswith("No holdout check: ")

@@ -172,3 +172,71 @@ def test_sbg_fits_the_renewal_survivors_of_an_accounts_table():
     assert m.n_cohorts_ == 3 and m.converged_
     for name, true in {"alpha": 0.7, "beta": 1.2}.items():
         assert abs(m.params_[name] - true) < 4 * m.std_error_[name], name
+
+
+# ------------------------------------------------------------------ the run's renewal outlook
+
+
+def test_residual_lifetimes_are_the_model_s_own_formulas():
+    sbg = clv.ShiftedBetaGeometric().fit([1000, 631, 468, 382, 326, 289, 262, 241])
+    table = sbg.residual_lifetimes(0.10, [0, 1, 5])
+    assert table.index.tolist() == [0, 1, 5] and table.index.name == "renewals"
+    np.testing.assert_allclose(table["share_reaching"], sbg.survival([0, 1, 5]))
+    np.testing.assert_allclose(table["next_renewal_rate"], sbg.retention_rate([1, 2, 6]))
+    assert table.loc[5, "derl"] == pytest.approx(sbg.expected_residual_lifetime(0.10, 5))
+    # the regular segment of Fader & Hardie (2007): 37.3 % leave at the first renewal
+    assert 1 - table.loc[0, "next_renewal_rate"] == pytest.approx(0.373, abs=0.001)
+    with pytest.raises(ValueError, match="non-negative"):
+        sbg.residual_lifetimes(0.10, [-1])
+
+
+def test_renewal_outlook_of_the_sample(sample_dataset):
+    from kamlab.timeline import Timeline
+
+    cohorts = churn.renewal_cohorts(sample_dataset, Timeline.from_dataset(sample_dataset))
+    outlook = clv.renewal_outlook(cohorts, 0.10)
+    assert outlook.skipped is None and outlook.unit == "years" and outlook.notes == ()
+    assert outlook.model.n_cohorts_ == 10 and outlook.model.n_periods_ == 10
+    assert outlook.params["note"].tolist() == ["wide (std_error > estimate)"] * 2
+    alpha, beta = outlook.model.params_
+    assert alpha / (alpha + beta) == pytest.approx(0.129, abs=0.001)
+    text = outlook.describe()
+    assert "Fitted to 10 cohorts observed over 10 renewals" in text
+    assert "around a mean of 12.9%" in text and "alpha and beta are wide" in text
+    ax = clv.plot_retention(outlook.model, 15, observed=cohorts)
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-2:] == [
+        "cohort 2022",
+        "cohort 2023",
+    ]
+
+
+def test_renewal_outlook_at_the_boundary_says_accounts_do_not_differ(sample_dataset):
+    from kamlab.timeline import Timeline
+
+    timeline = Timeline.from_dataset(sample_dataset, as_of="2024-07-01")
+    outlook = clv.renewal_outlook(churn.renewal_cohorts(sample_dataset, timeline), 0.10)
+    assert outlook.params["reported"].tolist() == ["at the boundary"] * 2
+    assert outlook.params["estimate"].isna().all() and outlook.params["ci_low"].isna().all()
+    text = outlook.describe()
+    assert "every account appears to have the same chance of leaving at a renewal, 12.6%" in text
+    assert "the renewal rate stays at about 87.4%" in text
+
+
+def test_renewal_outlook_passes_on_why_there_is_no_model():
+    from types import SimpleNamespace
+
+    empty = SimpleNamespace(table=pd.DataFrame(), period_days=365, skipped="no churn dates")
+    outlook = clv.renewal_outlook(empty, 0.10)
+    assert outlook.model is None and outlook.skipped == "no churn dates"
+    assert list(outlook.params.columns) == [
+        "estimate",
+        "std_error",
+        "ci_low",
+        "ci_high",
+        "identified",
+        "note",
+        "reported",
+    ]
+    assert outlook.lifetimes.empty and outlook.describe() == (
+        "The renewal model was not fitted: no churn dates."
+    )

@@ -66,3 +66,16 @@ def test_bgnbd_is_the_model_of_the_sample(valuation):
     assert isinstance(valuation.transaction_model, BGNBD)
     assert valuation.transaction_model.identified_.all()
     assert valuation.fixed == ()
+
+
+def test_value_held_by_accounts_that_have_left_is_said(valuation, sample_dataset):
+    from kamlab.clv import describe_inactive
+    from kamlab.features import account_features
+
+    active = account_features(sample_dataset, "2025-01-01", 365).index
+    gone = valuation.table.index.difference(active)
+    assert len(gone) == 87
+    share = valuation.table.loc[gone, "clv"].sum() / valuation.table["clv"].sum()
+    text = describe_inactive(valuation, active)
+    assert text.startswith("87 of the 300 valued accounts are not active")
+    assert f"{share:.1%} of the total value" in text and "(the largest: A00248, 977,428)" in text

@@ -9,6 +9,7 @@ renewal period: one cohort, or the cohort table of :func:`kamlab.churn.renewal_s
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -350,6 +351,8 @@ class RenewalOutlook:
     unit : str
         The period in words (``"years"`` for 365-day renewals).
     skipped : str or None
+    notes : tuple of str
+        Warnings of the fit (e.g. no convergence), kept for the report instead of printed.
     """
 
     model: ShiftedBetaGeometric | None
@@ -358,12 +361,14 @@ class RenewalOutlook:
     discount_rate: float
     unit: str
     skipped: str | None
+    notes: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """:func:`describe_retention`, or why there is no model (Markdown)."""
         if self.model is None:
             return f"The renewal model was not fitted: {self.skipped}."
-        return describe_retention(self.model, self.discount_rate, unit=self.unit)
+        text = describe_retention(self.model, self.discount_rate, unit=self.unit)
+        return " ".join([text, *self.notes])
 
 
 def renewal_outlook(
@@ -394,11 +399,15 @@ def renewal_outlook(
     unit = "years" if period in (365, 366) else f"periods of {period} days"
     reason = getattr(cohorts, "skipped", None)
     model = None
+    notes: list[str] = []
     if reason is None:
-        try:
-            model = ShiftedBetaGeometric().fit(cohorts)
-        except ValueError as exc:
-            reason = str(exc)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                model = ShiftedBetaGeometric().fit(cohorts)
+            except ValueError as exc:
+                reason = str(exc)
+        notes = list(dict.fromkeys(str(w.message).rstrip(".") + "." for w in caught))
     if model is None:
         params = pd.DataFrame(columns=list(SUMMARY_COLUMNS), index=pd.Index([], name="parameter"))
         lifetimes = pd.DataFrame(
@@ -413,4 +422,5 @@ def renewal_outlook(
         float(discount_rate),
         unit,
         None,
+        tuple(notes),
     )
