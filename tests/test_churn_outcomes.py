@@ -131,6 +131,7 @@ def test_cox_recovers_a_planted_hazard_ratio():
     effects = churn.churn_criteria(_study(features, followed, dated=True))
     assert effects.model == "Cox" and effects.ratio_name == "hazard ratio"
     assert effects.table.index.tolist() == ["score_driver", "score_noise"]
+    assert effects.table["criterion"].tolist() == ["driver", "noise"]
     assert effects.table.loc["score_driver", "ratio"] == pytest.approx(np.exp(-0.7), rel=0.06)
     assert (
         effects.table.loc["score_noise", "ci_low"] < 1 < effects.table.loc["score_noise", "ci_high"]

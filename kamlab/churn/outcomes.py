@@ -325,7 +325,8 @@ class ChurnEffects:
     Attributes
     ----------
     table : pandas.DataFrame
-        Index ``covariate`` (the criterion's column), :data:`EFFECT_COLUMNS`: ``coef`` per
+        Index ``covariate`` (the criterion's column), ``criterion`` (its name in words) and
+        :data:`EFFECT_COLUMNS`: ``coef`` per
         standard deviation (log hazard for Cox, log odds for Logit), ``std_error``, ``ratio``
         (exp(coef): hazard or odds ratio) with its 95 % interval ``ci_low``/``ci_high``,
         ``p_value`` and ``q_value`` (Benjamini-Hochberg over the criteria); smallest p first.
@@ -413,7 +414,8 @@ class ChurnEffects:
 
 
 def _skipped_effects(study: ChurnByTier, reason: str) -> ChurnEffects:
-    table = pd.DataFrame(columns=list(EFFECT_COLUMNS), index=pd.Index([], name="covariate"))
+    columns = ["criterion", *EFFECT_COLUMNS]
+    table = pd.DataFrame(columns=columns, index=pd.Index([], name="covariate"))
     return ChurnEffects(
         table,
         "Cox" if study.dated else "Logit",
@@ -529,6 +531,7 @@ def churn_criteria(study: ChurnByTier) -> ChurnEffects:
     table["q_value"] = _bh(table["p_value"])
     table = table[list(EFFECT_COLUMNS)].astype(float)
     table = table.iloc[np.lexsort((table.index.to_numpy(), table["p_value"].to_numpy()))]
+    table.insert(0, "criterion", [_label(c) for c in table.index])
     return ChurnEffects(
         table,
         "Cox" if study.dated else "Logit",
