@@ -1,47 +1,138 @@
 """The one definition of kamlab's as-of features and outcomes, as backend-agnostic Ibis expressions.
 
-Every feature and outcome of :func:`kamlab.features.account_features` is written here once, as
-an Ibis expression over the four contract tables and a small table of cutoffs. DuckDB evaluates
-it in process by default (:mod:`kamlab.features`, from loaded pandas tables); any other Ibis
-backend (Spark, a SQL warehouse) evaluates the same expression through :mod:`kamlab.scale`.
+Every feature and outcome of :func:`kamlab.features.account_features` is written here once.
+DuckDB evaluates it in process on loaded tables (:mod:`kamlab.features`); any Ibis backend
+(Spark, a SQL warehouse) evaluates the same expression through :mod:`kamlab.scale`.
 
-How one query serves any number of cutoffs
-------------------------------------------
-Every window of every cutoff (the look-back ``[c - window, c)`` and the one before it, the
-outcome base ``[c - horizon, c)``, the outcome window ``[c, c + horizon)`` and "everything before
-``c``") starts and ends on one of a few boundary dates. Sorting the distinct boundaries of all
-cutoffs cuts the time axis into *buckets*, and every window is a union of whole buckets. The
-transactions are therefore aggregated once per (account, bucket), and each cutoff sums its
-buckets: a 13-cutoff back-test reads the rows once, not 13 times. Distinct counts (purchase
-days, products, categories) use the previous bucket in which the same key occurred: a key counts
-once in a window where it occurs and did not occur earlier in that window. "Latest value before
-the cutoff" (NPS, assessment scores) takes the latest value of the last bucket that has one.
-
-Only portable operations are used (filtered aggregates, ``CASE``, joins, windows partitioned by
-account); no SQL strings, no whole-table windows on big tables, no ``ASOF`` join.
-
-Semantics (features strictly before the cutoff, outcomes from it on) are documented in
-:func:`kamlab.features.account_features`. Two tie rules make the result independent of row
-order, so every backend gives the same numbers: two NPS answers of one account at the same
-instant count as their mean, and so do two scores of one (account, criterion) at the same
-instant (the data contract forbids those).
+One query serves any number of cutoffs: every window of every cutoff starts and ends on one of
+a few edges (:class:`kamlab.features.Calendar`), which cut the time axis into *buckets*. Rows
+are aggregated once per (account, bucket) and each cutoff sums the buckets of its windows.
+Distinct counts (purchase days, products, categories) count a key in the bucket where it first
+occurs inside the window; "latest before the cutoff" (NPS, scores) reads the last segment
+between cutoffs that has a value. Only portable operations are used: filtered aggregates,
+``CASE``, equi-joins with inequality filters, windows partitioned by account; no SQL strings, no
+whole-table window, no ``ASOF`` join. Ties do not depend on row order: two NPS answers of an
+account at one instant count as their mean (the contract makes (account, criterion, date)
+unique for scores).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import ibis
-import ibis.expr.types as ir
+import pandas as pd
 
-from kamlab.features import Layout
+if TYPE_CHECKING:
+    import ibis
+    import ibis.expr.types as ir
+else:
 
-__all__ = ["features_expr"]
+    class _Ibis:
+        """Ibis on first use: running a cached query needs :class:`Layout`, not Ibis."""
+
+        def __getattr__(self, name):
+            import ibis
+
+            return getattr(ibis, name)
+
+    ibis = _Ibis()
+
+__all__ = ["ACCOUNT_ATTRIBUTES", "OUTCOME_COLUMNS", "Layout", "features_expr"]
+
+#: Outcome columns (everything else except the attributes is a feature).
+OUTCOME_COLUMNS = ("base_revenue", "future_revenue", "log_growth", "growth_dh", "grew", "churned")
+#: Static account attributes passed through (categorical controls, not scored features).
+ACCOUNT_ATTRIBUTES = ("industry", "region", "size_band", "account_manager")
+#: Interaction kinds that add columns (compared in lower case).
+INTERACTION_KINDS = ("support_ticket", "qbr", "nps")
 
 _SECONDS_PER_DAY = 86_400
 _DAWN = datetime(1, 1, 1)  # where the first bucket starts (kamlab.features.Calendar)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the compiled query depends on: the optional inputs present (they decide which
+    columns exist) and the shape of the calendar. Equal layouts share one compiled query.
+
+    ``kinds`` are the :data:`INTERACTION_KINDS` present in the interactions table and
+    ``criteria`` the sorted assessment criteria, both over the whole table (not only before a
+    cutoff), so the columns are the same at every cutoff.
+    """
+
+    transactions: tuple[str, ...] = ()  # optional columns present: product, category, cost
+    accounts: tuple[str, ...] = ()  # acquired_on, churned_on and the attributes present
+    interactions: bool = False
+    interaction_value: bool = False
+    kinds: tuple[str, ...] = ()
+    criteria: tuple[str, ...] = ()
+    ordered: bool = False  # accounts carry ``_pos``, their row order
+    #: a look-back window spans several buckets / there are several cutoffs; when not, the
+    #: previous / next occurrence is always NULL and the query skips those window functions
+    split_lookback: bool = True
+    split_history: bool = True
+    schemas: str = ""  # the input column types, when they shape the compiled text
+
+    @classmethod
+    def of(
+        cls,
+        tx_columns: Iterable[str],
+        account_columns: Iterable[str],
+        interaction_columns: Iterable[str] | None = None,
+        kinds: Iterable = (),
+        criteria: Iterable = (),
+    ) -> Layout:
+        """The layout of tables with these columns, interaction kinds and criteria.
+
+        >>> layout = Layout.of(["account_id", "date", "amount", "cost"], ["account_id", "region"])
+        >>> layout.columns()[9:12]
+        ['gross_margin_12m', 'credit_note_share_12m', 'region']
+        """
+        tx_columns, account_columns = set(tx_columns), set(account_columns)
+        lower = {str(k).lower() for k in kinds if k is not None and not pd.isna(k)}
+        optional_accounts = ("acquired_on", "churned_on", *ACCOUNT_ATTRIBUTES)
+        return cls(
+            transactions=tuple(c for c in ("product", "category", "cost") if c in tx_columns),
+            accounts=tuple(c for c in optional_accounts if c in account_columns),
+            interactions=interaction_columns is not None,
+            interaction_value=interaction_columns is not None and "value" in interaction_columns,
+            kinds=tuple(k for k in INTERACTION_KINDS if k in lower),
+            criteria=tuple(sorted({str(c) for c in criteria if c is not None})),
+            ordered="_pos" in account_columns,
+        )
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        return tuple(c for c in ACCOUNT_ATTRIBUTES if c in self.accounts)
+
+    def columns(self) -> list[str]:
+        """The result's columns after ``account_id``, in the order of ``account_features``."""
+        names = {
+            "product": "products_12m",
+            "category": "categories_12m",
+            "cost": "gross_margin_12m",
+        }
+        cols = [
+            "revenue_12m",
+            "revenue_prev_12m",
+            "revenue_total",
+            "revenue_share",
+            "revenue_growth_12m",
+            "orders_12m",
+            "order_frequency",
+            "recency_days",
+            "tenure_days",
+            *(names[c] for c in self.transactions),
+            "credit_note_share_12m",
+        ]
+        if "support_ticket" in self.kinds:
+            cols += ["support_tickets_12m", "support_hours_12m", "cost_to_serve"]
+        cols += [c for k, c in (("qbr", "qbr_12m"), ("nps", "nps")) if k in self.kinds]
+        cols += [f"score_{c}" for c in self.criteria]
+        return [*cols, *self.attributes, *OUTCOME_COLUMNS]
 
 
 # ------------------------------------------------------------------------------ small helpers
@@ -50,7 +141,8 @@ def _f(value: float) -> ir.FloatingScalar:
     return ibis.literal(value, type="float64")
 
 
-_NULL = ibis.null().cast("float64")
+def _null() -> ir.FloatingScalar:
+    return ibis.null().cast("float64")
 
 
 def _num(column) -> ir.FloatingColumn:
@@ -66,13 +158,13 @@ def _valid(value) -> ir.BooleanColumn:
 
 def _ratio(num, den, ok) -> ir.FloatingColumn:
     """``num / den`` where ``ok``, else NULL; the division never sees the excluded rows."""
-    return ibis.ifelse(ok, num / ibis.ifelse(ok, den, _f(1.0)), _NULL)
+    return ibis.ifelse(ok, num / ibis.ifelse(ok, den, _f(1.0)), _null())
 
 
 def _log_ratio(num, den) -> ir.FloatingColumn:
     ok = (num > 0) & (den > 0)
     return ibis.ifelse(
-        ok, (ibis.ifelse(ok, num, _f(1.0)) / ibis.ifelse(ok, den, _f(1.0))).ln(), _NULL
+        ok, (ibis.ifelse(ok, num, _f(1.0)) / ibis.ifelse(ok, den, _f(1.0))).ln(), _null()
     )
 
 
@@ -110,12 +202,12 @@ def _events(tables: Mapping[str, ir.Table | None], layout: Layout) -> ir.Table:
     counted = [k for k in ("support_ticket", "qbr") if k in layout.kinds]
     if not counted:
         return raw.select(**cols)
-    tx = raw.select(**cols, kind=ibis.null().cast("string"), value=_NULL)
+    tx = raw.select(**cols, kind=ibis.null().cast("string"), value=_null())
     inter = _interactions(tables, layout)
     inter = inter.filter(inter.kind.isin(counted))
-    extra = {"cost": _NULL} if "cost" in layout.transactions else {}
+    extra = {"cost": _null()} if "cost" in layout.transactions else {}
     return ibis.union(
-        tx, inter.select("account_id", "t", amount=_NULL, **extra, kind="kind", value="value")
+        tx, inter.select("account_id", "t", amount=_null(), **extra, kind="kind", value="value")
     )
 
 
@@ -126,7 +218,7 @@ def _interactions(tables: Mapping[str, ir.Table | None], layout: Layout) -> ir.T
         account_id=raw.account_id.cast("string"),
         t=raw.date.cast("timestamp"),
         kind=raw.kind.cast("string").lower(),
-        value=raw.value.cast("float64") if layout.interaction_value else _NULL,
+        value=raw.value.cast("float64") if layout.interaction_value else _null(),
     )
 
 
@@ -393,9 +485,8 @@ def features_expr(
 
 
 def _before(per_bucket: ir.Table, cuts: ir.Table) -> ir.Table:
-    """Per (cutoff, account): total amount, first transaction and last purchase before the
-    cutoff, as running aggregates over the account's buckets read at its last bucket before the
-    cutoff (that bucket starts before it, the next one at or after it)."""
+    """Per (cutoff, account): amount, first transaction and last purchase before the cutoff, as
+    running aggregates over the account's buckets read at its last bucket before the cutoff."""
     running = ibis.cumulative_window(group_by=per_bucket.account_id, order_by=per_bucket.lo)
     following = ibis.window(group_by=per_bucket.account_id, order_by=per_bucket.lo)
     run = per_bucket.select(

@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from kamlab.data import Dataset
+from kamlab.engine import ACCOUNT_ATTRIBUTES, OUTCOME_COLUMNS, Layout
 
 __all__ = [
     "ACCOUNT_ATTRIBUTES",
@@ -45,12 +46,6 @@ __all__ = [
     "feature_table",
 ]
 
-#: Outcome columns (everything else except the attributes is a feature).
-OUTCOME_COLUMNS = ("base_revenue", "future_revenue", "log_growth", "growth_dh", "grew", "churned")
-#: Static account attributes passed through (categorical controls, not scored features).
-ACCOUNT_ATTRIBUTES = ("industry", "region", "size_band", "account_manager")
-#: Interaction kinds that add columns (compared in lower case).
-INTERACTION_KINDS = ("support_ticket", "qbr", "nps")
 #: The tables of a :class:`Calendar`, as :func:`kamlab.engine.features_expr` takes them.
 CALENDAR_TABLES = ("cutoffs", "windows", "days", "lookback_days", "segment_days", "edges")
 DAYS_PER_MONTH = 365.25 / 12
@@ -70,88 +65,6 @@ def _days(value, name: str = "windows") -> int:
     if days <= 0:
         raise ValueError(f"{name} must be positive, got {value!r}")
     return days
-
-
-@dataclass(frozen=True)
-class Layout:
-    """What the compiled query depends on: the optional inputs present (they decide which
-    columns exist) and the shape of the calendar. Equal layouts share one compiled query.
-
-    ``kinds`` are the :data:`INTERACTION_KINDS` present in the interactions table and
-    ``criteria`` the sorted assessment criteria, both over the whole table (not only before a
-    cutoff), so the columns are the same at every cutoff.
-    """
-
-    transactions: tuple[str, ...] = ()  # optional columns present: product, category, cost
-    accounts: tuple[str, ...] = ()  # acquired_on, churned_on and the attributes present
-    interactions: bool = False
-    interaction_value: bool = False
-    kinds: tuple[str, ...] = ()
-    criteria: tuple[str, ...] = ()
-    ordered: bool = False  # accounts carry ``_pos``, their row order
-    #: a look-back window spans several buckets / there are several cutoffs; when not, the
-    #: previous / next occurrence is always NULL and the query skips those window functions
-    split_lookback: bool = True
-    split_history: bool = True
-    schemas: str = ""  # the input column types, when they shape the compiled text
-
-    @classmethod
-    def of(
-        cls,
-        tx_columns: Iterable[str],
-        account_columns: Iterable[str],
-        interaction_columns: Iterable[str] | None = None,
-        kinds: Iterable = (),
-        criteria: Iterable = (),
-    ) -> Layout:
-        """The layout of tables with these columns, interaction kinds and criteria.
-
-        >>> layout = Layout.of(["account_id", "date", "amount", "cost"], ["account_id", "region"])
-        >>> layout.columns()[9:12]
-        ['gross_margin_12m', 'credit_note_share_12m', 'region']
-        """
-        tx_columns, account_columns = set(tx_columns), set(account_columns)
-        lower = {str(k).lower() for k in kinds if k is not None and not pd.isna(k)}
-        optional_accounts = ("acquired_on", "churned_on", *ACCOUNT_ATTRIBUTES)
-        return cls(
-            transactions=tuple(c for c in ("product", "category", "cost") if c in tx_columns),
-            accounts=tuple(c for c in optional_accounts if c in account_columns),
-            interactions=interaction_columns is not None,
-            interaction_value=interaction_columns is not None and "value" in interaction_columns,
-            kinds=tuple(k for k in INTERACTION_KINDS if k in lower),
-            criteria=tuple(sorted({str(c) for c in criteria if c is not None})),
-            ordered="_pos" in account_columns,
-        )
-
-    @property
-    def attributes(self) -> tuple[str, ...]:
-        return tuple(c for c in ACCOUNT_ATTRIBUTES if c in self.accounts)
-
-    def columns(self) -> list[str]:
-        """The result's columns after ``account_id``, in the order of ``account_features``."""
-        names = {
-            "product": "products_12m",
-            "category": "categories_12m",
-            "cost": "gross_margin_12m",
-        }
-        cols = [
-            "revenue_12m",
-            "revenue_prev_12m",
-            "revenue_total",
-            "revenue_share",
-            "revenue_growth_12m",
-            "orders_12m",
-            "order_frequency",
-            "recency_days",
-            "tenure_days",
-            *(names[c] for c in self.transactions),
-            "credit_note_share_12m",
-        ]
-        if "support_ticket" in self.kinds:
-            cols += ["support_tickets_12m", "support_hours_12m", "cost_to_serve"]
-        cols += [c for k, c in (("qbr", "qbr_12m"), ("nps", "nps")) if k in self.kinds]
-        cols += [f"score_{c}" for c in self.criteria]
-        return [*cols, *self.attributes, *OUTCOME_COLUMNS]
 
 
 @dataclass(frozen=True)
@@ -251,45 +164,31 @@ class Calendar:
         >>> Calendar.of(["2024-01-01"], 365, 365, 0.1).tables()["days"].shape
         (1095, 4)
         """
-        edges = pd.DataFrame(
-            {
-                "first_bucket": self.buckets["hi"].iloc[:1],
-                "first_segment": self.segments["hi"].iloc[:1],
-            }
-        )
+        first = {"first_bucket": self.buckets["hi"], "first_segment": self.segments["hi"]}
+        edges = pd.DataFrame({name: col.to_numpy()[:1] for name, col in first.items()})
         return {
             "cutoffs": self.cutoffs,
             "windows": self.windows,
             "days": _day_pieces(self.buckets),
             "lookback_days": _day_pieces(self.lookback),
             "segment_days": _day_pieces(self.segments),
-            "edges": edges.reset_index(drop=True),
+            "edges": edges,
         }
 
 
 def _day_pieces(spans: pd.DataFrame) -> pd.DataFrame:
     """Each span ``[lo, hi)`` (but the one starting at dawn) cut at midnights: one row per day
     it touches, with the part of the day inside it (``start``, ``end``)."""
-    one = np.timedelta64(1, "D")
-    parts = []
-    for lo, hi in zip(spans["lo"].to_numpy(), spans["hi"].to_numpy()):
-        if lo == _DAWN:
-            continue
-        days = np.arange(lo.astype("datetime64[D]"), hi.astype("datetime64[D]") + one, one)
-        start = np.maximum(days.astype("datetime64[us]"), lo)
-        end = np.minimum((days + one).astype("datetime64[us]"), hi)
-        keep = start < end
-        parts.append(
-            pd.DataFrame({"day": days[keep], "lo": lo, "start": start[keep], "end": end[keep]})
-        )
-    if not parts:
-        return pd.DataFrame(
-            {
-                "day": np.array([], "datetime64[D]"),
-                **{c: np.array([], "datetime64[us]") for c in ("lo", "start", "end")},
-            }
-        )
-    return pd.concat(parts, ignore_index=True)
+    spans = spans.loc[spans["lo"] != _DAWN]
+    lo, hi = spans["lo"].to_numpy("datetime64[us]"), spans["hi"].to_numpy("datetime64[us]")
+    first = lo.astype("datetime64[D]")
+    count = ((hi - np.timedelta64(1, "us")).astype("datetime64[D]") - first).astype(int) + 1
+    span = np.repeat(np.arange(len(lo)), count)
+    offset = np.arange(len(span)) - np.repeat(np.cumsum(count) - count, count)
+    day = first[span] + offset.astype("timedelta64[D]")
+    start = np.maximum(day.astype("datetime64[us]"), lo[span])
+    end = np.minimum((day + np.timedelta64(1, "D")).astype("datetime64[us]"), hi[span])
+    return pd.DataFrame({"day": day, "lo": lo[span], "start": start, "end": end})
 
 
 @dataclass(frozen=True)
@@ -311,8 +210,8 @@ class FeatureTable:
     --------
     >>> from kamlab.data import load_dataset
     >>> ft = feature_table(load_dataset("data/sample"), ["2023-01-01", "2024-01-01"], 180)
-    >>> ft.horizon_days, list(ft.table.index.names), len(ft.at("2024-01-01"))
-    (180, ['cutoff', 'account_id'], 244)
+    >>> list(ft.table.index.names), len(ft.at("2024-01-01"))
+    (['cutoff', 'account_id'], 244)
     """
 
     table: pd.DataFrame
@@ -350,6 +249,13 @@ def feature_table(
 
     Parameters are those of :func:`account_features`, with ``cutoffs`` a list of date-likes.
     Returns a :class:`FeatureTable` (its ``table`` is :func:`feature_panel`'s frame).
+
+    Examples
+    --------
+    >>> from kamlab.data import load_dataset
+    >>> ft = feature_table(load_dataset("data/sample"), ["2023-01-01", "2024-01-01"], 180)
+    >>> ft.cutoffs[1].year, ft.horizon_days, ft.table.shape
+    (2024, 180, (477, 38))
     """
     cuts = tuple(pd.Timestamp(c) for c in cutoffs)
     horizon_days, window_days = _days(horizon, "horizon"), _days(window, "window")
