@@ -110,7 +110,7 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
             + f" ({used.get('rule_set', 'seed_weighted')}): "
             f"{fmt.count(t.loc['strategic', 'accounts'])} strategic and "
             f"{fmt.count(t.loc['key', 'accounts'])} key of "
-            f"{fmt.count(t['accounts'].sum())}, carrying "
+            f"{fmt.count(t['accounts'].drop(index='total', errors='ignore').sum())}, carrying "
             f"{fmt.share(t.loc[['key', 'strategic'], 'revenue_share'].sum())} of revenue."
         )
     bt = r.table("04_growth_drivers", "backtest")
