@@ -7,8 +7,8 @@ back-test over several cutoffs is :func:`feature_panel` (one query for all cutof
 
 Every feature is defined once, as an Ibis expression in :mod:`kamlab.engine`; this module
 evaluates it with an embedded DuckDB (no server) on the loaded, validated pandas tables, which
-DuckDB reads in place through Arrow. :mod:`kamlab.scale` evaluates the same expression on any
-other Ibis backend. The compiled query depends only on which optional columns, interaction kinds
+DuckDB reads in place through Arrow, on one thread so that the same data give byte-identical
+features. :mod:`kamlab.scale` evaluates the same expression on any other Ibis backend. The compiled query depends only on which optional columns, interaction kinds
 and criteria exist, so it is compiled once and kept (in memory and under the user's cache
 folder, ``$KAMLAB_CACHE_DIR`` or ``~/.cache/kamlab``; set ``KAMLAB_CACHE_DIR=off`` to keep it in
 memory only).
@@ -50,7 +50,6 @@ __all__ = [
 CALENDAR_TABLES = ("cutoffs", "windows", "days", "lookback_days", "segment_days", "edges")
 DAYS_PER_MONTH = 365.25 / 12
 _DAWN = np.datetime64(datetime(1, 1, 1), "us")  # where the first bucket starts
-_SMALL = 1_000_000  # rows below which one DuckDB thread is faster (and trivially deterministic)
 
 
 def _days(value, name: str = "windows") -> int:
@@ -399,8 +398,7 @@ def _evaluate(dataset: Dataset, cuts: tuple, horizon_days: int, window_days: int
     calendar, split_lookback, split_history = _calendar(cuts, horizon_days, window_days, growth)
     inputs.update(calendar)
     layout = replace(layout, split_lookback=split_lookback, split_history=split_history)
-    rows = sum(t.num_rows for t in inputs.values())
-    result = _execute(_compiled(layout, inputs), inputs, threads=1 if rows < _SMALL else None)
+    result = _execute(_compiled(layout, inputs), inputs)
     return _frame(result, layout, order=None)
 
 
@@ -498,16 +496,17 @@ def _cache_folder() -> Path | None:
     return Path(base) / "kamlab"
 
 
-def _execute(sql: str, inputs: dict[str, Any], threads: int | None):
+def _execute(sql: str, inputs: dict[str, Any]):
     """Run ``sql`` on the process's DuckDB connection with ``inputs`` registered as
     ``kamlab_<name>`` (DuckDB scans the Arrow buffers in place)."""
     import duckdb
 
     with _LOCK:
         if _DUCK.get("pid") != os.getpid():  # a forked child gets its own connection
-            _DUCK.update(pid=os.getpid(), con=duckdb.connect(":memory:"))
+            # One thread: floating-point sums then run in row order, so the same data give
+            # byte-identical features on every run (DuckDB's parallel sums do not).
+            _DUCK.update(pid=os.getpid(), con=duckdb.connect(":memory:", config={"threads": 1}))
         con = _DUCK["con"]
-        con.execute(f"SET threads = {threads}" if threads else "RESET threads")
         names = [f"kamlab_{name}" for name in inputs]
         try:
             for name, table in zip(names, inputs.values()):

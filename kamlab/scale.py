@@ -8,7 +8,9 @@ backend, straight from files or from tables the backend already has:
   files, found by :func:`kamlab.data.find_tables`), a mapping of table name to file, glob or list
   of files, or a mapping of table name to Ibis table;
 * ``con=``: any Ibis backend, e.g. ``ibis.duckdb.connect(memory_limit="4GB")`` (the default is a
-  new in-process DuckDB), ``ibis.pyspark.connect(spark_session)`` or a warehouse connection.
+  new in-process DuckDB on one thread: byte-identical results), ``ibis.pyspark.connect(spark)``
+  or a warehouse connection. Parallel engines sum floats in varying order: their results agree
+  to about 1e-15 relative, not bit for bit.
 
 The result is exactly :func:`kamlab.features.account_features` on
 ``kamlab.data.load_dataset(source)`` (same index, columns, dtypes; values to about 1e-12) for
@@ -113,7 +115,9 @@ def connect_tables(source, con=None) -> tuple[Any, dict[str, ir.Table]]:
         to a file, a glob (``"lake/tx/*.parquet"``) or a list of files, or a mapping of table
         name to Ibis tables (returned as they are).
     con : ibis backend, optional
-        Where to read the files. Default: a new in-process DuckDB (``ibis.duckdb.connect()``);
+        Where to read the files. Default: a new in-process DuckDB with one thread, so that
+        floating-point sums run in a fixed order and the same files give byte-identical
+        features (pass ``ibis.duckdb.connect()`` for all cores and last-bit noise);
         with Ibis tables, their own backend.
 
     Returns
@@ -141,7 +145,7 @@ def connect_tables(source, con=None) -> tuple[Any, dict[str, ir.Table]]:
                 con = next(iter(given.values()))._find_backend(use_default=True)
             tables = dict(given)
         else:
-            con = con if con is not None else ibis.duckdb.connect()
+            con = con if con is not None else ibis.duckdb.connect(threads=1)
             tables = {}
             for table, value in source.items():
                 files = (
@@ -152,7 +156,7 @@ def connect_tables(source, con=None) -> tuple[Any, dict[str, ir.Table]]:
                 tables[table] = _read(con, table, files, _kind(files[0], table))
     else:
         found = find_tables(source)
-        con = con if con is not None else ibis.duckdb.connect()
+        con = con if con is not None else ibis.duckdb.connect(threads=1)
         tables = {
             t: _read(con, t, [os.fspath(p) for p in src.files], src.kind)
             for t, src in found.items()
