@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from kamlab import fmt
 from kamlab.clv import BGNBD, customer_lifetime_value, value_accounts
 from kamlab.clv.valuation import _with_params
 
@@ -68,14 +69,25 @@ def test_bgnbd_is_the_model_of_the_sample(valuation):
     assert valuation.fixed == ()
 
 
-def test_value_held_by_accounts_that_have_left_is_said(valuation, sample_dataset):
+def test_accounts_that_have_left_are_valued_at_zero_and_said(sample_dataset):
     from kamlab.clv import describe_inactive
     from kamlab.features import account_features
 
+    by_data = value_accounts(sample_dataset, "2025-01-01", periods=52)
+    by_purchases = value_accounts(sample_dataset.transactions, "2025-01-01", periods=52)
     active = account_features(sample_dataset, "2025-01-01", 365).index
-    gone = valuation.table.index.difference(active)
-    assert len(gone) == 87
-    share = valuation.table.loc[gone, "clv"].sum() / valuation.table["clv"].sum()
-    text = describe_inactive(valuation, active)
-    assert text.startswith("87 of the 300 valued accounts are not active")
-    assert f"{share:.1%} of the total value" in text and "(the largest: A00248, 977,428)" in text
+    gone = by_data.table.index.difference(active)
+    assert len(gone) == 87  # churned before the review: not in the active population
+    assert by_data.table.loc[gone, "recorded_churn"].all()
+    assert (by_data.table.loc[gone, ["clv", "clv_low", "clv_high", "p_alive"]] == 0).all().all()
+    assert by_data.churned_value == pytest.approx(by_purchases.table.loc[gone, "clv"].sum())
+    kept = by_data.table.index.intersection(active)
+    pd.testing.assert_series_equal(
+        by_data.table.loc[kept, "clv"], by_purchases.table.loc[kept, "clv"]
+    )
+    text = describe_inactive(by_data)
+    assert text.startswith("87 accounts with a churn recorded before the valuation date")
+    assert fmt.money(by_data.churned_value) in text
+    ranking = by_data.ranking()
+    assert ranking["clv_rank"].tolist() == list(range(1, len(ranking) + 1))
+    assert ranking["clv"].is_monotonic_decreasing

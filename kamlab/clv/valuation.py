@@ -197,6 +197,8 @@ class Valuation:
         Parameters at the boundary, held at their estimate in the interval.
     notes : tuple of str
         What the valuation had to decide (fallbacks), in words.
+    churned_value : float
+        What the models would have given the accounts with a recorded churn (valued at 0).
     """
 
     table: pd.DataFrame
@@ -208,6 +210,21 @@ class Valuation:
     interval: float
     fixed: tuple[str, ...]
     notes: tuple[str, ...]
+    churned_value: float = 0.0
+
+    def ranking(self, scored=None) -> pd.DataFrame:
+        """Accounts from the most valuable (``clv_rank`` 1 = highest; ties by account), with
+        the tier and type of ``scored`` (:class:`kamlab.criteria.Scores`) when given."""
+        from kamlab.tiers import rank_accounts
+
+        table = self.table
+        if scored is not None:
+            table = table.join(scored.table[["tier", "type"]])
+        table = table.assign(clv_rank=rank_accounts(table["clv"])).sort_values(
+            ["clv_rank"], kind="stable"
+        )
+        first = ["clv_rank", *(c for c in ("tier", "type") if c in table)]
+        return table[first + [c for c in table.columns if c not in first]]
 
     def describe(self) -> str:
         """The valuation in words (Markdown)."""
@@ -251,7 +268,7 @@ def _log_covariance(model) -> tuple[np.ndarray, np.ndarray]:
 
 
 def value_accounts(
-    transactions: pd.DataFrame,
+    data,
     as_of,
     *,
     periods: int = 52,
@@ -268,10 +285,16 @@ def value_accounts(
     covariance. It is never below zero; parameters at the boundary are held fixed (said in
     ``fixed``).
 
+    An account with a churn recorded before ``as_of`` (``accounts.churned_on``) is valued at
+    0 (``recorded_churn``): the purchase models read purchases, not churn dates, and would
+    otherwise value an account that has left (what they would have given is
+    ``Valuation.churned_value``).
+
     Parameters
     ----------
-    transactions : pandas.DataFrame
-        Contract transactions (``account_id``, ``date``, ``amount``).
+    data : kamlab.data.Dataset or pandas.DataFrame
+        A dataset (its transactions and, for recorded churn, its accounts), or contract
+        transactions alone (``account_id``, ``date``, ``amount``).
     as_of : date-like
         The review date: calibration ends the day before.
     periods, freq : int, str
@@ -283,6 +306,8 @@ def value_accounts(
     """
     if not 0 < interval < 1:
         raise ValueError(f"interval must be between 0 and 1, got {interval}")
+    transactions = data.transactions if hasattr(data, "transactions") else data
+    accounts = getattr(data, "accounts", None)
     end = pd.Timestamp(as_of).normalize() - pd.Timedelta(days=1)
     rfm = rfm_summary(transactions, end, freq=freq)
     table = rfm.table
@@ -368,6 +393,14 @@ def value_accounts(
     out["clv"] = clv
     out["clv_low"] = low
     out["clv_high"] = high
+    out["recorded_churn"] = False
+    churned_value = 0.0
+    if accounts is not None and "churned_on" in accounts:
+        left = accounts.loc[accounts["churned_on"] < pd.Timestamp(as_of), "account_id"]
+        gone = out.index.isin(pd.Index(left.astype(str)))
+        churned_value = float(out.loc[gone, "clv"].sum())
+        out.loc[gone, ["p_alive", "expected_purchases", "clv", "clv_low", "clv_high"]] = 0.0
+        out.loc[gone, "recorded_churn"] = True
     out.index.name = "account_id"
     return Valuation(
         out,
@@ -379,41 +412,29 @@ def value_accounts(
         float(interval),
         fixed,
         tuple(notes),
+        churned_value,
     )
 
 
-def describe_inactive(valuation: Valuation, active: pd.Index) -> str:
-    """How much of the value sits with accounts that are not active at the valuation date
-    (Markdown): the purchase model reads only purchases, so an account with a recorded churn
-    date may still be valued.
-
-    Parameters
-    ----------
-    valuation : Valuation
-    active : pandas.Index
-        The accounts active at the valuation date (e.g. the index of
-        :func:`kamlab.features.account_features` as of it).
+def describe_inactive(valuation: Valuation) -> str:
+    """What the valuation did with accounts that have left (Markdown).
 
     Examples
     --------
-    >>> table = pd.DataFrame({"clv": [90.0, 8.0, 2.0]},
+    >>> table = pd.DataFrame({"clv": [90.0, 0.0, 0.0], "recorded_churn": [False, True, True]},
     ...                      index=pd.Index(["A", "B", "C"], name="account_id"))
-    >>> v = Valuation(table, None, None, None, 52, 0.1, 0.8, (), ())
-    >>> print(describe_inactive(v, pd.Index(["A"])))
-    2 of the 3 valued accounts are not active at the valuation date (a recorded churn), yet the purchase model gives them 10.0% of the total value (the largest: B, 8): it reads purchases, not churn dates, so read their values with care.
-    >>> describe_inactive(v, pd.Index(["A", "B", "C"]))
-    'Every valued account is active at the valuation date.'
+    >>> v = Valuation(table, None, None, None, 52, 0.1, 0.8, (), (), churned_value=12.0)
+    >>> print(describe_inactive(v))
+    2 accounts with a churn recorded before the valuation date are valued at 0; the purchase model, which reads purchases and not churn dates, would have given them 12.
+    >>> describe_inactive(Valuation(table.iloc[:1], None, None, None, 52, 0.1, 0.8, (), ()))
+    'No valued account has a recorded churn before the valuation date.'
     """
-    value = valuation.table["clv"]
-    gone = value[~value.index.isin(active)]
-    if gone.empty:
-        return "Every valued account is active at the valuation date."
-    total = float(value.sum())
-    top = gone.idxmax()
+    gone = int(valuation.table["recorded_churn"].sum())
+    if not gone:
+        return "No valued account has a recorded churn before the valuation date."
     return (
-        f"{fmt.count(len(gone))} of the {fmt.count(len(value))} valued accounts are not active "
-        f"at the valuation date (a recorded churn), yet the purchase model gives them "
-        f"{fmt.share(gone.sum() / total if total else np.nan)} of the total value (the largest: "
-        f"{top}, {fmt.money(gone[top])}): it reads purchases, not churn dates, so read their "
-        "values with care."
+        f"{fmt.count(gone)} account{'s' if gone != 1 else ''} with a churn recorded before the "
+        f"valuation date {'are' if gone != 1 else 'is'} valued at 0; the purchase model, which "
+        f"reads purchases and not churn dates, would have given "
+        f"{'them' if gone != 1 else 'it'} {fmt.money(valuation.churned_value)}."
     )
