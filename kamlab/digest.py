@@ -145,17 +145,20 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
         )
     risk = r.table("05_churn", "churn_risk")
     if risk is not None and "churn_probability" in risk:
-        flagged = risk[risk.get("at_risk", False) == True]  # noqa: E712 - a boolean column
         key = risk[risk["tier"].astype(str).isin(["key", "strategic"])] if "tier" in risk else risk
+        flagged = key[key["at_risk"].astype(bool)] if "at_risk" in key else key.iloc[:0]
+        highest = key.sort_values(
+            ["churn_probability", "account_id"], ascending=[False, True]
+        ).head(3)
         lines.append(
             "- "
             + r.link("05_churn", "Churn risk", links)
-            + f": {fmt.count(len(flagged))} key or strategic accounts flagged at risk "
-            f"of {fmt.count(len(key))}; highest "
+            + f": {fmt.count(len(flagged))} of {fmt.count(len(key))} key or strategic "
+            f"accounts flagged at risk; highest "
             + (
                 ", ".join(
                     f"{row['account_id']} ({fmt.share(row['churn_probability'])})"
-                    for _, row in key.head(3).iterrows()
+                    for _, row in highest.iterrows()
                 )
                 or "none"
             )
@@ -165,17 +168,11 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
     if params is not None:
         for model in params["model"].unique():
             p = params[params["model"] == model]
-            shown = []
-            for _, row in p.iterrows():
-                words = row.get("note") if "note" in p else None
-                shown.append(
-                    f"{row['parameter']} "
-                    + (
-                        str(words)
-                        if isinstance(words, str) and words
-                        else fmt.estimate(row["estimate"])
-                    )
-                )
+            shown = [
+                f"{row['parameter']} "
+                + (str(row["reported"]) if "reported" in p else fmt.estimate(row["estimate"]))
+                for _, row in p.iterrows()
+            ]
             lines.append(f"- {r.link('06_clv', str(model), links)}: " + ", ".join(shown) + ".")
     holdout = r.table("06_clv", "holdout_check")
     if holdout is not None:
@@ -187,7 +184,7 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
                 + r.link("06_clv", "Holdout check", links)
                 + f": {fmt.count(row['predicted_total'])} repeat purchases predicted "
                 f"vs {fmt.count(row['actual_total'])} actual "
-                f"({fmt.signed(row['predicted_total'] / row['actual_total'] - 1, 3)})."
+                f"({_signed_share(row['predicted_total'] / row['actual_total'] - 1)})."
             )
     checklist = r.table("07_account_review", "checklist")
     if checklist is not None and "status" in checklist:
@@ -202,6 +199,10 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
             + "."
         )
     return "\n".join(lines) + "\n"
+
+
+def _signed_share(value: float) -> str:
+    return ("+" if value >= 0 else "") + fmt.share(value)
 
 
 def _designated(run: _Run) -> pd.Series | None:
