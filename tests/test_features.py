@@ -467,3 +467,17 @@ def test_compiled_query_is_kept_in_the_cache_folder(sample_dataset, tmp_path, mo
     monkeypatch.setattr(features, "_SQL", {})
     account_features(sample_dataset, "2023-03-01")
     assert sorted(tmp_path.glob("features-*.sql")) == files
+
+
+def test_same_data_give_byte_identical_features(tmp_path):
+    """Floats are summed in row order (one DuckDB thread): two evaluations give the same bytes,
+    and the connection is pinned to one thread (DuckDB's parallel sums vary in the last bits)."""
+    from kamlab import features
+    from kamlab.synth import write_synthetic
+
+    dataset = load_dataset(write_synthetic(tmp_path, n_accounts=400, years=3, seed=11))
+    cutoffs = ["2023-06-01", "2024-01-01"]
+    first = feature_panel(dataset, cutoffs).to_csv()
+    assert feature_panel(dataset, cutoffs).to_csv() == first
+    threads = features._DUCK["con"].execute("SELECT current_setting('threads')").fetchone()[0]
+    assert int(threads) == 1
