@@ -818,3 +818,26 @@ def test_cov_type_says_when_hc3_falls_back_to_hc1(linear_frame):
         effects, "2 criteria", ["industry"]
     )
     assert growth.criteria_effects(linear_frame, ["x"], "y").cov_type == "HC3"
+
+
+def test_describe_backtest_calls_a_one_cutoff_win_a_hint():
+    rows = [
+        ("size_only", "2023-01-01", "precision_at_k", 0.30, 0.2, 0.4),
+        ("size_only", "2024-01-01", "precision_at_k", 0.32, 0.2, 0.45),
+        ("size_only", "pooled", "precision_at_k", 0.31, 0.22, 0.4),
+        ("learned", "2024-01-01", "precision_at_k", 0.58, 0.4, 0.76),
+        ("learned", "2024-01-01", "delta_precision_at_k", 0.26, 0.02, 0.48),
+    ]
+    table = pd.DataFrame(
+        rows, columns=["rule_set", "cutoff", "metric", "estimate", "ci_low", "ci_high"]
+    )
+    skipped = pd.DataFrame([("learned", "2023-01-01", "no history")],
+                           columns=["rule_set", "cutoff", "reason"])  # fmt: skip
+    result = growth.Backtest(table, 365, 0.15, 0.1, 500, "size_only", 0.05, 0,
+                             ("2023-01-01", "2024-01-01"), skipped)  # fmt: skip
+    assert growth.describe_backtest(result) == (
+        "learned beats size_only on precision at k (at 2024-01-01): 0.58 (95 % CI 0.4 to "
+        "0.76) against 0.32, a difference of +0.26 (95 % CI +0.02 to +0.48). That is one "
+        "cutoff of 2: a hint, not a result replicated over time. learned was not scored at "
+        "2023-01-01: no history."
+    )

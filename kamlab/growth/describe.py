@@ -405,6 +405,11 @@ def describe_backtest(
         diff = f"a difference of {fmt.signed(d['estimate'], 3)} ({_interval(d, level)})"
         if d["ci_low"] > 0:
             sentence = f"{name} beats {baseline} on {label} ({scope_text}): {numbers}, {diff}."
+            if scope != "pooled" and len(result.cutoffs) > 1:
+                sentence += (
+                    f" That is one cutoff of {len(result.cutoffs)}: a hint, not a result "
+                    "replicated over time."
+                )
         elif d["ci_high"] < 0:
             sentence = (
                 f"Every scorer does worse than {baseline} on {label}; the closest, {name} "
