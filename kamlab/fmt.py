@@ -19,7 +19,17 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["MISSING", "count", "estimate", "is_missing", "money", "p_value", "share", "signed"]
+__all__ = [
+    "MISSING",
+    "count",
+    "estimate",
+    "is_missing",
+    "listing",
+    "money",
+    "p_value",
+    "share",
+    "signed",
+]
 
 #: What a missing value looks like in a report.
 MISSING = "–"
@@ -101,3 +111,15 @@ def p_value(value: Any) -> str:
     if p < 0.001:
         return "< 0.001"
     return estimate(p, 2)
+
+
+def listing(items) -> str:
+    """Names joined for a sentence: ``'a'``, ``'a and b'``, ``'a, b and c'``.
+
+    >>> listing(["nps"]), listing(["nps", "qbr"]), listing(["a", "b", "c"]), listing([])
+    ('nps', 'nps and qbr', 'a, b and c', '')
+    """
+    names = [str(i) for i in items]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]

@@ -269,7 +269,7 @@ def _banner(session: Session) -> str:
     tl = session.timeline
     ds = session.dataset
     source = getattr(ds, "source", None) or {}
-    name = source.get("file") or _data_label(ds)
+    name = source.get("file") or os.environ.get("KAMLAB_DATA_LABEL") or _data_label(ds)
     lines = [
         f"**Data** {name}: {fmt.count(len(ds.accounts))} accounts, "
         f"{fmt.count(len(ds.transactions))} transactions, {tl.data_start.date()} to "

@@ -372,7 +372,7 @@ def run_notebooks(
             f"kamlab run: {len(books)} notebook(s) on {data} → {out}\n  {timeline.describe()}",
             file=sys.stderr,
         )
-    results = _execute(books, per_book, staging, snapshot, folder, jobs, progress)
+    results = _execute(books, per_book, staging, snapshot, folder, jobs, progress, source.label)
     shutil.rmtree(staging / ".snapshot", ignore_errors=True)
     manifest["notebooks"] = results
     manifest["finished"] = _now()
@@ -431,7 +431,14 @@ def _manifest(source: _Data, dataset, timeline, books, per_book, started, load_s
 
 
 def _execute(
-    books, per_book, staging: Path, snapshot: Path, folder: Path, jobs: int, progress: bool
+    books,
+    per_book,
+    staging: Path,
+    snapshot: Path,
+    folder: Path,
+    jobs: int,
+    progress: bool,
+    label: str = "",
 ) -> list[dict]:
     from kamlab import report
     from kamlab._execute import NotebookJob, execute_jobs
@@ -447,6 +454,7 @@ def _execute(
                 "KAMLAB_NOTEBOOK": b.stem,
                 "KAMLAB_SNAPSHOT": str(snapshot),
                 "KAMLAB_DATA_DIR": str(folder),
+                "KAMLAB_DATA_LABEL": label,
             },
         )
         for b in order

@@ -45,6 +45,23 @@ def test_committed_notebook_is_clean(path):
             assert not TIMESTAMP.search(text), f"cell {index} shows a timestamp"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_parameter_is_visible_to_the_runner(path):
+    """papermill silently skips a parameter line it cannot parse (e.g. a comment holding a
+    quote); the runner would then neither check nor record that parameter."""
+    import papermill as pm
+
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    assigned = [
+        line.split("=")[0].strip()
+        for line in "".join(cell["source"]).splitlines()
+        if re.match(r"^\w+\s*=", line)
+    ]
+    assert list(pm.inspect_notebook(str(path))) == assigned
+    assert assigned[:4] == ["data_dir", "as_of", "horizon_days", "review_interval"]
+
+
 @pytest.mark.slow
 def test_smoke_every_notebook_runs_with_other_parameters(sample_dir, tmp_path):
     from kamlab.runner import run_notebooks
@@ -53,7 +70,7 @@ def test_smoke_every_notebook_runs_with_other_parameters(sample_dir, tmp_path):
         sample_dir,
         tmp_path / "smoke",
         progress=False,
-        parameters={"seed": "1", "cutoff": "2023-10-01"},
+        parameters={"seed": "1", "as_of": "2024-07-01"},
         jobs=2,
     )
     manifest = json.loads((out / "manifest.json").read_text())

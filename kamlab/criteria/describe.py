@@ -23,13 +23,6 @@ def _label(criterion: str) -> str:
     return criterion.replace("_", " ")
 
 
-def _names(items) -> str:
-    items = [str(i) for i in items]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _accounts(n: int) -> str:
     return f"{fmt.count(n)} account{'' if n == 1 else 's'}"
 
@@ -83,11 +76,11 @@ def describe_catalogue(catalogue: Catalogue) -> str:
     )
     head += (
         f"; the most cited {'is' if len(leaders) == 1 else 'are'} "
-        f"{_names(_label(c) for c in leaders)} ({top} documents)"
+        f"{fmt.listing(_label(c) for c in leaders)} ({top} documents)"
     )
     if len(runner):
         head += (
-            f", then {_names(_label(c) for c in runner)} ({second.iloc[0]}"
+            f", then {fmt.listing(_label(c) for c in runner)} ({second.iloc[0]}"
             f"{' each' if len(runner) > 1 else ''})"
         )
     parts.append(head + ".")
@@ -127,14 +120,14 @@ def describe_coverage(coverage: pd.DataFrame, rule_set: str) -> str:
         f"{'has' if len(available) == 1 else 'have'} values in these data and "
         f"{'is' if len(available) == 1 else 'are'} scored, their weights renormalised to sum "
         f"to 100% (the largest: "
-        + _names(_label(c) for c in top.index)
+        + fmt.listing(_label(c) for c in top.index)
         + (f", {fmt.share(top.iloc[0])} each" if len(top) > 1 else f" {fmt.share(top.iloc[0])}")
         + ")."
     ]
     if len(missing):
         parts.append(
             "Left out because the data have no value for them (never scored as 0): "
-            + _names(_label(c) for c in missing)
+            + fmt.listing(_label(c) for c in missing)
             + "."
         )
     imputed = available["imputed"][available["imputed"] > 0].sort_values(

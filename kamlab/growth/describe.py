@@ -28,13 +28,6 @@ __all__ = [
 ]
 
 
-def _names(items) -> str:
-    items = [str(i) for i in items]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _outcomes(table: pd.DataFrame) -> tuple[str, str]:
     coefs = [c.removeprefix("coef_") for c in table.columns if c.startswith("coef_")]
     if len(coefs) != 2 or "verdict" not in table:
@@ -106,7 +99,7 @@ def describe_verdicts(table: pd.DataFrame, *, q_threshold: float = 0.05) -> str:
         )
     missing = table.index[verdict == "not estimated"]
     if len(missing):
-        parts.append(f"Not estimated: {_names(_label(m) for m in missing)}.")
+        parts.append(f"Not estimated: {fmt.listing(_label(m) for m in missing)}.")
     return " ".join(parts)
 
 
@@ -174,7 +167,7 @@ def describe_design(
     return (
         f"Tested: {source}, on the {fmt.count(sample.n_used)} of {fmt.count(sample.n_input)} "
         f"accounts with every value" + (f" ({why})" if why else "") + ". "
-        f"Held fixed: {_names(held) if held else 'nothing'}. Errors: {cov}."
+        f"Held fixed: {fmt.listing(held) if held else 'nothing'}. Errors: {cov}."
     )
 
 
@@ -219,7 +212,7 @@ def describe_joint(
     else:
         verb = "keeps" if len(credible) == 1 else "keep"
         rest = len(table) - len(credible)
-        listed = _names(effect(name, row) for name, row in credible.iterrows())
+        listed = fmt.listing(effect(name, row) for name, row in credible.iterrows())
         tail = (
             f"; the other {rest} {'does' if rest == 1 else 'do'} not (q ≥ {q_threshold:g})."
             if rest
@@ -231,7 +224,7 @@ def describe_joint(
         high = table.index[table["vif"] > vif_threshold]
         if len(high):
             parts.append(
-                f"Variance inflation above {vif_threshold:g} for {_names(_label(c) for c in high)}: "
+                f"Variance inflation above {vif_threshold:g} for {fmt.listing(_label(c) for c in high)}: "
                 f"these criteria overlap, so their separate joint effects are poorly identified; "
                 f"read their one-at-a-time effects instead."
             )
@@ -285,7 +278,7 @@ def describe_out_of_time(result: OutOfTime, *, top: int = 3) -> str:
     )
     parts = [
         f"Trained on {trained} and tested on {first['test_cutoff']} "
-        f"({fmt.count(first['n_test'])} accounts), {_names(scores)} on {outcome}."
+        f"({fmt.count(first['n_test'])} accounts), {fmt.listing(scores)} on {outcome}."
     ]
     if "r2" in last:
         best = float(last["r2"].max())
@@ -307,7 +300,7 @@ def describe_out_of_time(result: OutOfTime, *, top: int = 3) -> str:
                 f"No feature's permutation importance on {imp.test_cutoff} is clearly above zero."
             )
         else:
-            listed = _names(
+            listed = fmt.listing(
                 f"{_label(name)} ({fmt.estimate(row['importance'], 2)})"
                 for name, row in lead.iterrows()
             )
@@ -440,7 +433,7 @@ def _skipped(result: Backtest) -> list[str]:
     reason."""
     out = []
     for name, rows in result.skipped.groupby("rule_set", sort=False):
-        at = _names(rows["cutoff"])
+        at = fmt.listing(rows["cutoff"])
         reason = str(rows["reason"].iloc[0])
         out.append(
             f"{name} was not scored at {at}: {reason}" + ("" if reason.endswith(".") else ".")
@@ -544,9 +537,13 @@ def describe_selection(result: Backtest, *, cutoff: str | None = None) -> str:
                 else " The difference is not credible at one cutoff."
             )
         elif better and not worse:
-            text += f" {name}'s list did credibly better on {_names(_metric(d) for d in better)}."
+            text += (
+                f" {name}'s list did credibly better on {fmt.listing(_metric(d) for d in better)}."
+            )
         elif worse and not better:
-            text += f" {name}'s list did credibly worse on {_names(_metric(d) for d in worse)}."
+            text += (
+                f" {name}'s list did credibly worse on {fmt.listing(_metric(d) for d in worse)}."
+            )
         else:
             text += " The differences point in opposite directions."
         out.append(text)

@@ -22,8 +22,6 @@ __all__ = [
     "Candidates",
     "ReviewState",
     "describe_candidates",
-    "describe_changes",
-    "describe_standing",
     "describe_value",
     "growth_candidates",
     "review_state",
@@ -164,48 +162,6 @@ def growth_candidates(
         return Candidates(None, dates, str(exc))
     additions = model_additions(state.scored, predicted, state.base_revenue)
     return Candidates(additions, dates, None)
-
-
-def describe_standing(overview: pd.DataFrame, scored) -> str:
-    """Where the list stands (Markdown), from :func:`kamlab.tiers.tier_overview` and the
-    scores."""
-    designated = overview.loc[["key", "strategic"]]
-    total = overview.loc["total"]
-    text = (
-        f"{fmt.count(designated['accounts'].sum())} of {fmt.count(total['accounts'])} accounts "
-        f"({fmt.share(designated['account_share'].sum())}) are key or strategic "
-        f"({fmt.count(overview.loc['strategic', 'accounts'])} strategic) and carry "
-        f"{fmt.share(designated['revenue_share'].sum())} of the last 12 months' revenue."
-    )
-    if scored.unavailable:
-        text += (
-            f" Criteria the data cannot score, left out with their weight spread over the "
-            f"others: {', '.join(scored.unavailable)}."
-        )
-    if scored.type_growth_missing:
-        text += (
-            f" {fmt.count(scored.type_growth_missing)} accounts have no growth-potential "
-            f"assessment and are typed as low growth."
-        )
-    return text
-
-
-def describe_changes(state: ReviewState, previous) -> str:
-    """What changed since the previous review (Markdown)."""
-    if state.scored_before is None:
-        return "There is no earlier review date in the data, so nothing to compare with."
-    c = state.changes
-    entered = int((c["designated_now"] & ~c["designated_before"]).sum())
-    left = int((c["designated_before"] & ~c["designated_now"]).sum())
-    stayed = int((c["designated_before"] & c["designated_now"]).sum())
-    touching = c[(c["designated_before"] | c["designated_now"]) & (c["change"] != "unchanged")]
-    kinds = touching["change"].astype(str).value_counts()
-    listed = ", ".join(f"{fmt.count(n)} {kind}" for kind, n in kinds.items()) or "none"
-    return (
-        f"Since the review of {pd.Timestamp(previous).date()}, {fmt.count(entered)} accounts "
-        f"entered the key list, {fmt.count(left)} left it and {fmt.count(stayed)} stayed. "
-        f"{fmt.count(len(touching))} changes touch the list ({listed})."
-    )
 
 
 def describe_candidates(candidates: Candidates, median_key_revenue: float) -> str:

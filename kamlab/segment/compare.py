@@ -267,11 +267,6 @@ OUTCOME_WORDS = {
 }
 
 
-def _names(items) -> str:
-    items = [str(i) for i in items]
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def describe_separation(
     ranking: pd.DataFrame, *, alpha: float = 0.05, rank_by: str = "epsilon2"
 ) -> str:
@@ -315,7 +310,7 @@ def describe_separation(
         every = (" all" if len(real) > 2 else " both") if chance.empty and len(real) > 1 else ""
         verb = "separates" if len(real) == 1 else "separate"
         text = (
-            f"- {what}: {_names(real['partition'])}{every} {verb} it better than chance ("
+            f"- {what}: {fmt.listing(real['partition'])}{every} {verb} it better than chance ("
             + "; ".join(stat(r) for r in real.itertuples())
             + ")"
         )
