@@ -60,7 +60,9 @@ def export_lines(n: int, seed: int = 7) -> pd.DataFrame:
     credit = rng.random(n) < 0.05
     qty = rng.integers(1, 60, size=n)
     price = rng.integers(50, 250_000, size=n)  # cents
-    product = np.where(rng.random(n) < 0.03, "FRACHT", "P" + rng.integers(1000, 3000, size=n).astype(str))
+    product = np.where(
+        rng.random(n) < 0.03, "FRACHT", "P" + rng.integers(1000, 3000, size=n).astype(str)
+    )
     date = pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 1095, size=n), unit="D")
     return pd.DataFrame(
         {
@@ -163,7 +165,9 @@ def main() -> int:
         f"import / plain read = {full / read:.1f}x; {args.lines / full:,.0f} lines/s"
     )
 
-    print(f"\nExcel: {xlsx_path.name}, {xlsx_path.stat().st_size / 1e6:.1f} MB, {args.xlsx_lines:,} lines")
+    print(
+        f"\nExcel: {xlsx_path.name}, {xlsx_path.stat().st_size / 1e6:.1f} MB, {args.xlsx_lines:,} lines"
+    )
     calamine, _ = measure(
         "pandas.read_excel (calamine)",
         lambda: pd.read_excel(xlsx_path, header=2, dtype=object, engine="calamine"),
@@ -173,7 +177,7 @@ def main() -> int:
         lambda: pd.read_excel(xlsx_path, header=2, dtype=object, engine="openpyxl"),
         repeat=1,
     )
-    full_x, result_x = measure("import_invoices", lambda: import_invoices(xlsx_path, MAPPING))
+    full_x, _result_x = measure("import_invoices", lambda: import_invoices(xlsx_path, MAPPING))
     measure("propose_mapping", lambda: propose_mapping(xlsx_path))
     print(
         f"  import / calamine read = {full_x / calamine:.1f}x; openpyxl read alone / import = "

@@ -506,15 +506,15 @@ def _execute(sql: str, inputs: dict[str, Any]):
             # One thread: floating-point sums then run in row order, so the same data give
             # byte-identical features on every run (DuckDB's parallel sums do not).
             _DUCK.update(pid=os.getpid(), con=duckdb.connect(":memory:", config={"threads": 1}))
-        con = _DUCK["con"]
-        names = [f"kamlab_{name}" for name in inputs]
+        # A cursor per query: its registrations and result state end with it, so a query that
+        # failed half-way (an interrupted fetch, an error) never blocks the next one.
+        cursor = _DUCK["con"].cursor()
         try:
-            for name, table in zip(names, inputs.values()):
-                con.register(name, table)
-            return con.execute(sql).fetchdf()
+            for name, table in inputs.items():
+                cursor.register(f"kamlab_{name}", table)
+            return cursor.execute(sql).fetchdf()
         finally:
-            for name in names:
-                con.unregister(name)
+            cursor.close()
 
 
 def _frame(result: pd.DataFrame, layout: Layout, order: pd.Index | None):

@@ -32,9 +32,18 @@ def test_online_retail_full_run(online_retail_run):
     manifest = json.loads((online_retail_run / "manifest.json").read_text())
     assert manifest["status"] == "ok"
     assert [n["notebook"] for n in manifest["notebooks"]] == [p.name for p in find_notebooks()]
-    # Sensible defaults for a year of invoices: mid-year cutoff, horizon to the end.
-    assert manifest["parameters"]["01_portfolio"]["cutoff"] == "2011-06-01"
-    assert manifest["parameters"]["01_portfolio"]["horizon_days"] == 192
+    # No date overrides: the dates follow the data (13 months of invoices, so a six-month
+    # horizon, said in the manifest), one value per date across all notebooks.
+    dates = manifest["dates"]
+    assert (dates["as_of"], dates["horizon_days"], dates["outcome_cutoff"]) == (
+        "2011-12-10",
+        183,
+        "2011-06-01",
+    )
+    assert "6 months" in dates["horizon_note"]
+    assert dates["backtest_cutoffs"] == ["2011-03-01", "2011-06-01"]
+    for used in manifest["notebook_dates"].values():
+        assert all(dates[key] == value for key, value in used.items())
     # The ledger travels with the run and accounts for every excluded line.
     ledger = {r["rule"]: r["rows_dropped"] for r in manifest["data_quality_ledger"]}
     assert ledger["missing_account_id"] == 135_077 and ledger["bookkeeping_adjustment"] == 3
@@ -62,6 +71,12 @@ def test_cdnow_master_full_run(tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "ok"
     assert (out / "data" / "transactions.parquet").is_file()
+    dates = manifest["dates"]
+    assert (dates["as_of"], dates["horizon_days"], dates["outcome_cutoff"]) == (
+        "1998-07-01",
+        242,
+        "1997-11-01",
+    )
 
 
 def test_readme_results_are_what_the_run_says(online_retail_run):
