@@ -22,7 +22,8 @@ def test_one_probability_per_active_account_at_the_review_date(risk, sample_data
     assert sorted(table.index) == sorted(active)
     assert table["churn_probability"].between(0, 1).all()
     assert table["churn_probability"].is_monotonic_decreasing
-    assert (table["at_risk"] == (table["churn_probability"] >= 2 * risk.base_rate)).all()
+    assert risk.threshold == pytest.approx(2 * risk.base_rate)  # a low churn rate: twice it
+    assert (table["at_risk"] == (table["churn_probability"] >= risk.threshold)).all()
     np.testing.assert_allclose(table["relative_risk"], table["churn_probability"] / risk.base_rate)
     assert [str(c.date()) for c in risk.training_cutoffs] == [
         "2023-01-01",
@@ -95,3 +96,20 @@ def test_the_answer_names_the_riskiest_key_accounts_even_when_none_is_flagged(ri
     lowest = risk.table.index[-3:]
     assert f"The highest risks: {lowest[0]} (" in text
     assert "the model learned from 5 cutoffs" in text
+
+
+def test_a_high_churn_rate_keeps_a_reachable_threshold():
+    from kamlab.churn import ChurnRisk
+
+    common = dict(
+        table=pd.DataFrame(),
+        as_of=pd.Timestamp("2025-01-01"),
+        horizon_days=365,
+        training_cutoffs=(),
+        feature_columns=(),
+        check=None,
+        check_cutoff=None,
+        skipped=None,
+    )
+    assert ChurnRisk(base_rate=0.1, factor=2.0, **common).threshold == pytest.approx(0.2)
+    assert ChurnRisk(base_rate=0.6, factor=2.0, **common).threshold == pytest.approx(0.8)

@@ -253,3 +253,27 @@ def test_a_refresh_three_months_later_moves_every_date(tmp_path):
         for dates in manifest["notebook_dates"].values():  # one value per date across notebooks
             for key, value in dates.items():
                 assert manifest["dates"][key] == value, key
+
+
+def test_hostile_names_are_text_in_every_report_and_export(tmp_path):
+    """Names and ids that look like markup or formulas stay text: escaped in the HTML reports,
+    written with a leading ' in CSV and Excel."""
+    from kamlab.synth import write_synthetic
+
+    data = write_synthetic(tmp_path / "data", n_accounts=80, years=3, seed=3)
+    accounts = pd.read_csv(data / "accounts.csv", dtype=str)
+    accounts.loc[:, "name"] = "<script>alert(1)</script>"
+    accounts.loc[:, "account_manager"] = '=HYPERLINK("http://x.example","click")'
+    accounts.to_csv(data / "accounts.csv", index=False)
+    out = run_notebooks(data, tmp_path / "run", notebooks=["01", "07"], progress=False)
+    for path in _pages(out):
+        text = path.read_text(encoding="utf-8")
+        assert "<script" not in text, path.name
+        page = _parse(path)
+        assert page.scripts == 0
+    review = (out / "html" / "07_account_review.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in review
+    csv = (out / "action_list.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in csv and ",=HYPERLINK" not in csv
+    sheet = pd.read_excel(out / "action_list.xlsx", sheet_name="All accounts", engine="calamine")
+    assert sheet["account_manager"].str.startswith("'=").all()

@@ -49,7 +49,9 @@ class ChurnRisk:
     base_rate : float
         Churn rate of the training rows.
     factor : float
-        ``at_risk`` is ``churn_probability >= factor * base_rate``.
+        ``at_risk`` is ``churn_probability >= threshold``, with ``threshold`` the smaller of
+        ``factor * base_rate`` and halfway from the base rate to certainty (so a portfolio
+        where most accounts churn still has a reachable threshold).
     training_cutoffs : tuple of Timestamp
     feature_columns : tuple of str
     check : pandas.Series or None
@@ -75,6 +77,11 @@ class ChurnRisk:
     check_cutoff: pd.Timestamp | None
     skipped: str | None
     check_predictions: pd.DataFrame | None = None
+
+    @property
+    def threshold(self) -> float:
+        """The churn probability from which an account is at risk."""
+        return min(self.factor * self.base_rate, (1 + self.base_rate) / 2)
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -133,8 +140,9 @@ class ChurnRisk:
         n_cutoffs = len(self.training_cutoffs)
         text = (
             f"As of {self.as_of.date()}, {fmt.count(len(flagged))} of {fmt.count(len(scoped))} "
-            f"{scope} have at least {fmt.estimate(self.factor, 2)} times the training churn "
-            f"rate of {fmt.share(self.base_rate)} (the model learned from "
+            f"{scope} have a churn probability of {fmt.share(self.threshold)} or more, the "
+            f"flag: {fmt.estimate(self.factor, 2)} times the training churn rate of "
+            f"{fmt.share(self.base_rate)}, at most halfway to certainty (the model learned from "
             f"{fmt.count(n_cutoffs)} cutoff{'s' if n_cutoffs != 1 else ''}, the last "
             f"{self.training_cutoffs[-1].date()})."
         )
@@ -231,7 +239,7 @@ def churn_risk(
             "churn_probability": proba,
             "relative_risk": proba / base_rate,
             "churn_driver": driver,
-            "at_risk": proba >= factor * base_rate,
+            "at_risk": proba >= min(factor * base_rate, (1 + base_rate) / 2),
         }
     )
     from kamlab.tiers import order_accounts
