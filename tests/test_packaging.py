@@ -53,3 +53,28 @@ def test_top_level_layout():
     head = "\n".join(readme[:15])
     assert "make run" in head and "make test" in head
     assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_the_library_needs_no_notebook_tooling():
+    """Loading data and fitting a model import neither JupyterLab, papermill, nbval nor
+    IPython: those are the "notebooks" extra, not dependencies of the library."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from kamlab.data import load_dataset\n"
+        "from kamlab.clv import BGNBD, rfm_summary\n"
+        "from kamlab.features import account_features\n"
+        f"ds = load_dataset({str(REPO / 'data' / 'sample')!r})\n"
+        "account_features(ds, '2024-01-01', 365)\n"
+        "rfm = rfm_summary(ds.transactions, '2023-12-31')\n"
+        "BGNBD().fit(rfm.table['frequency'], rfm.table['recency'], rfm.table['T'])\n"
+        "tooling = ('jupyterlab', 'papermill', 'nbval', 'nbclient', 'nbconvert', 'IPython')\n"
+        "print(sorted(m for m in tooling if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    core = {_name(r) for r in project["dependencies"]}
+    assert not core & {"jupyterlab", "papermill", "nbval", "ipykernel", "nbconvert"}
