@@ -61,14 +61,23 @@ def within(a: Path, b: Path) -> bool:
 
 def check_out(out: Path, data) -> None:
     """Refuse an output folder that would touch the data or a file, before any work."""
-    protected = [data.folder] if data.folder is not None else []
-    protected += [p.parent if p.is_file() else p for p in data.inputs[:1]]
-    for place in protected:
+    # A data folder: the run may neither lie inside it nor contain it. An input file (an
+    # export, a public dataset, a mapping): the run may sit beside it, never on or around it.
+    folders = [data.folder] if data.folder is not None else []
+    folders += [p for p in data.inputs if p.is_dir()]
+    files = [p for p in data.inputs if not p.is_dir()]
+    for place in folders:
         if within(out, place) or within(place, out):
             raise RunRefused(
                 f"--out {out} {'is' if out == place else 'overlaps'} the data "
                 f"({place}): a run folder must lie outside the data it reads, "
                 f"and must not contain it"
+            )
+    for place in files:
+        if within(place, out):
+            raise RunRefused(
+                f"--out {out} {'is' if out == place else 'contains'} the input {place}: a run "
+                f"folder must not hold the files it reads"
             )
     if out.exists() and not out.is_dir():
         raise RunRefused(f"--out {out} is a file, not a folder")

@@ -375,3 +375,29 @@ def test_a_reused_kernel_gives_each_notebook_a_fresh_state(sample_dir, tmp_path)
         printed.add(nb.cells[-2].outputs[0]["text"])
         assert "image/png" in nb.cells[-1].outputs[0]["data"], f"{name}: no inline figure"
     assert printed == {"6 1.5 False\n"}
+
+
+def test_an_invoice_export_is_imported_into_the_run(tmp_path):
+    """--data invoices:EXPORT --map MAPPING: the import's ledger and source reach the run."""
+    import yaml
+    from export_styles import german_erp
+
+    style = german_erp()
+    export = style.write(tmp_path, "csv")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(yaml.safe_dump(style.mapping, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(RunRefused, match="needs --map"):
+        run_notebooks(f"invoices:{export}", tmp_path / "nomap", progress=False)
+    with pytest.raises(RunRefused, match="contains the input"):  # beside the export, not on it
+        run_notebooks(f"invoices:{export}", tmp_path, mapping=mapping, progress=False)
+    out = run_notebooks(
+        f"invoices:{export}", tmp_path / "run", mapping=mapping, notebooks=["01"], progress=False
+    )
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["source"]["file"] == export.name
+    assert set(manifest["inputs"]) == {export.name, "map.yaml"}
+    rules = {row["rule"] for row in manifest["data_quality_ledger"]}
+    assert "non_product_code" in rules  # FRACHT lines left out and counted
+    assert (out / "data" / "ledger.csv").is_file() and (out / "data" / "source.json").is_file()
+    html = (out / "html" / "01_portfolio.html").read_text(encoding="utf-8")
+    assert f"The import read {export.name}" in html
