@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -136,6 +137,55 @@ def wsum(w: np.ndarray, v: np.ndarray) -> float:
 def wgrad(w: np.ndarray, g: np.ndarray) -> np.ndarray:
     """Weighted sum over customers of a (k, n) gradient array."""
     return np.einsum("ij,j->i", g, w)
+
+
+@dataclass(frozen=True)
+class RFMProblem:
+    """The fit of a purchase model (BG/NBD, Pareto/NBD) on validated, compressed RFM data.
+
+    ``objective`` is the weighted negative log-likelihood and its gradient in log-parameter
+    space; ``n_obs`` the number of customers, ``n_rows`` of distinct (x, t_x, T) rows;
+    ``mean_x`` and ``mean_T`` the customers' mean frequency and age (for starting points).
+    """
+
+    objective: Objective
+    n_obs: float
+    n_rows: int
+    mean_x: float
+    mean_T: float
+
+    @property
+    def alpha_start(self) -> float:
+        """A starting alpha: the scale of a Gamma(1, alpha) purchase rate with the mean
+        observed rate (mean frequency over mean age)."""
+        return max(self.mean_T / max(self.mean_x, 0.1), 1e-3)
+
+
+def rfm_problem(
+    loglik_grad: Callable[..., tuple[np.ndarray, np.ndarray]],
+    frequency: Any,
+    recency: Any,
+    T: Any,
+    weights: Any = None,
+) -> RFMProblem:
+    """Check and compress the RFM data and build the objective of a purchase model.
+
+    ``loglik_grad(p, x, t_x, T, x_groups=...)`` returns the per-row log-likelihood and its
+    (k, n) gradient with respect to the parameters ``p``; ``x_groups`` is
+    ``np.unique(x, return_inverse=True)``, for terms that depend on x only.
+    """
+    x, tx, t = check_rfm(frequency, recency, T)
+    (x, tx, t), w = compress(x, tx, t, weights=check_weights(weights, len(x)))
+    n = w.sum()
+    xg = np.unique(x, return_inverse=True)
+
+    def objective(theta):
+        p = np.exp(theta)
+        with np.errstate(all="ignore"):
+            ll, g = loglik_grad(p, x, tx, t, x_groups=xg)
+        return -wsum(w, ll), -wgrad(w, g) * p
+
+    return RFMProblem(objective, n, len(x), wsum(w, x) / n, wsum(w, t) / n)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,10 +7,12 @@ purchase, drops out with probability p ~ Beta(a, b). Time is in the unit of the 
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 from scipy.special import betaln, expit, gammaln, hyp2f1, psi
 
-from kamlab.clv._mle import MLEModel, check_rfm, check_weights, compress, wgrad, wsum
+from kamlab.clv._mle import MLEModel, check_rfm, rfm_problem
 
 __all__ = ["BGNBD"]
 
@@ -157,25 +159,13 @@ class BGNBD(MLEModel):
         weights : array-like, optional
             Number of customers sharing each row (for pre-aggregated data).
         """
-        x, tx, t = check_rfm(frequency, recency, T)
-        (x, tx, t), w = compress(x, tx, t, weights=check_weights(weights, len(x)))
-        n = w.sum()
-        xg = np.unique(x, return_inverse=True)
-
-        def objective(theta):
-            p = np.exp(theta)
-            with np.errstate(all="ignore"):
-                ll, g = _loglik(p, x, tx, t, grad=True, x_groups=xg)
-            return -wsum(w, ll), -wgrad(w, g) * p
-
-        mean_x = wsum(w, x) / n
-        mean_T = wsum(w, t) / n
+        problem = rfm_problem(partial(_loglik, grad=True), frequency, recency, T, weights)
         starts = [
-            np.log([1.0, max(mean_T / max(mean_x, 0.1), 1e-3), 1.0, 1.0]),
+            np.log([1.0, problem.alpha_start, 1.0, 1.0]),
             np.log([0.5, 1.0, 0.5, 2.0]),
             np.log([2.0, 10.0, 2.0, 5.0]),
         ]
-        self._fit_mle(objective, starts, n, len(x))
+        self._fit_mle(problem.objective, starts, problem.n_obs, problem.n_rows)
         return self
 
     def _terms(self, frequency, recency, T):

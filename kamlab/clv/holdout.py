@@ -115,65 +115,6 @@ def holdout_check(
     return out
 
 
-def tracking(
-    model: BGNBD | ParetoNBD,
-    transactions: pd.DataFrame,
-    calibration_end: Any,
-    holdout_end: Any = None,
-    freq: str = "W",
-    *,
-    account_col: str = "account_id",
-    date_col: str = "date",
-    amount_col: str = "amount",
-) -> tuple[pd.DataFrame, float]:
-    """:func:`cumulative_purchases` and the calibration end in periods since the first purchase."""
-    unit = freq_days(freq)
-    model._check_fitted()
-    cal_end = pd.Timestamp(calibration_end).normalize()
-    daily = purchase_days(
-        transactions, account_col=account_col, date_col=date_col, amount_col=amount_col
-    )
-    daily = daily[daily["purchase"]]
-    first = daily.groupby("acc", sort=True, observed=True)["day"].transform("min")
-    daily = daily[first <= cal_end]
-    first = first[first <= cal_end]
-    if daily.empty:
-        raise ValueError(f"no purchases on or before calibration_end {cal_end.date()}")
-    end = (
-        pd.Timestamp(holdout_end).normalize()
-        if holdout_end is not None
-        else max(daily["day"].max(), cal_end)
-    )
-    if end < cal_end:
-        raise ValueError(f"holdout_end {end.date()} is before calibration_end {cal_end.date()}")
-    start = daily["day"].min()
-    day_ns = np.timedelta64(1, "D")
-    repeat = ((daily.loc[daily["day"] > first, "day"] - start) / day_ns).to_numpy(dtype=float)
-    repeat = np.sort(repeat[repeat <= (end - start) / day_ns])
-    birth_day = daily.groupby("acc", sort=True, observed=True)["day"].min()
-    births, counts = np.unique(
-        ((birth_day - start) / day_ns).to_numpy(dtype=float), return_counts=True
-    )
-    span = (end - start) / day_ns
-    grid = np.arange(0.0, span + 1e-9, unit)
-    if grid[-1] < span:
-        grid = np.append(grid, span)
-    grid_days = np.floor(grid + 1e-9)
-    ages = np.clip(grid_days[:, None] - births[None, :], 0.0, None) / unit
-    expected = np.asarray(model.expected_purchases_new(ages), dtype=float)
-    dates = start + pd.to_timedelta(grid_days, unit="D")
-    out = pd.DataFrame(
-        {
-            "t": grid / unit,
-            "date": dates,
-            "actual": np.searchsorted(repeat, grid_days, side="right").astype("int64"),
-            "predicted": np.einsum("kj,j->k", expected, counts.astype(float)),
-            "holdout": dates > cal_end,
-        }
-    )
-    return out, float((cal_end - start) / day_ns) / unit
-
-
 def cumulative_purchases(
     model: BGNBD | ParetoNBD,
     transactions: pd.DataFrame,
@@ -228,15 +169,49 @@ def cumulative_purchases(
     4  4.000 2024-01-29       1      0.346     True
     5  4.857 2024-02-04       2      0.422     True
     """
-    out, _ = tracking(
-        model,
-        transactions,
-        calibration_end,
-        holdout_end,
-        freq,
-        account_col=account_col,
-        date_col=date_col,
-        amount_col=amount_col,
+    unit = freq_days(freq)
+    model._check_fitted()
+    cal_end = pd.Timestamp(calibration_end).normalize()
+    daily = purchase_days(
+        transactions, account_col=account_col, date_col=date_col, amount_col=amount_col
+    )
+    daily = daily[daily["purchase"]]
+    first = daily.groupby("acc", sort=True, observed=True)["day"].transform("min")
+    daily = daily[first <= cal_end]
+    first = first[first <= cal_end]
+    if daily.empty:
+        raise ValueError(f"no purchases on or before calibration_end {cal_end.date()}")
+    end = (
+        pd.Timestamp(holdout_end).normalize()
+        if holdout_end is not None
+        else max(daily["day"].max(), cal_end)
+    )
+    if end < cal_end:
+        raise ValueError(f"holdout_end {end.date()} is before calibration_end {cal_end.date()}")
+    start = daily["day"].min()
+    day_ns = np.timedelta64(1, "D")
+    repeat = ((daily.loc[daily["day"] > first, "day"] - start) / day_ns).to_numpy(dtype=float)
+    repeat = np.sort(repeat[repeat <= (end - start) / day_ns])
+    birth_day = daily.groupby("acc", sort=True, observed=True)["day"].min()
+    births, counts = np.unique(
+        ((birth_day - start) / day_ns).to_numpy(dtype=float), return_counts=True
+    )
+    span = (end - start) / day_ns
+    grid = np.arange(0.0, span + 1e-9, unit)
+    if grid[-1] < span:
+        grid = np.append(grid, span)
+    grid_days = np.floor(grid + 1e-9)
+    ages = np.clip(grid_days[:, None] - births[None, :], 0.0, None) / unit
+    expected = np.asarray(model.expected_purchases_new(ages), dtype=float)
+    dates = start + pd.to_timedelta(grid_days, unit="D")
+    out = pd.DataFrame(
+        {
+            "t": grid / unit,
+            "date": dates,
+            "actual": np.searchsorted(repeat, grid_days, side="right").astype("int64"),
+            "predicted": np.einsum("kj,j->k", expected, counts.astype(float)),
+            "holdout": dates > cal_end,
+        }
     )
     return out
 

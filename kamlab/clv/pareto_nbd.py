@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, gammaln, psi
 
-from kamlab.clv._mle import MLEModel, check_rfm, check_weights, compress, wgrad, wsum
+from kamlab.clv._mle import MLEModel, check_rfm, rfm_problem
 
 __all__ = ["ParetoNBD"]
 
@@ -273,25 +273,13 @@ class ParetoNBD(MLEModel):
         weights : array-like, optional
             Number of customers sharing each row (for pre-aggregated data).
         """
-        x, tx, t = check_rfm(frequency, recency, T)
-        (x, tx, t), w = compress(x, tx, t, weights=check_weights(weights, len(x)))
-        n = w.sum()
-        xg = np.unique(x, return_inverse=True)
-
-        def objective(theta):
-            p = np.exp(theta)
-            with np.errstate(all="ignore"):
-                ll, g = loglik_and_grad(p, x, tx, t, xg)
-            return -wsum(w, ll), -wgrad(w, g) * p
-
-        mean_x = wsum(w, x) / n
-        mean_T = wsum(w, t) / n
+        problem = rfm_problem(loglik_and_grad, frequency, recency, T, weights)
         starts = [
-            np.log([1.0, max(mean_T / max(mean_x, 0.1), 1e-3), 1.0, mean_T]),
+            np.log([1.0, problem.alpha_start, 1.0, problem.mean_T]),
             np.log([0.5, 10.0, 0.5, 10.0]),
             np.log([1.0, 1.0, 1.0, 1.0]),
         ]
-        self._fit_mle(objective, starts, n, len(x))
+        self._fit_mle(problem.objective, starts, problem.n_obs, problem.n_rows)
         return self
 
     def probability_alive(self, frequency, recency, T) -> np.ndarray:

@@ -10,8 +10,9 @@ import pandas as pd
 
 from kamlab._plot import axes, finish
 from kamlab.clv.bgnbd import BGNBD
-from kamlab.clv.holdout import tracking
+from kamlab.clv.holdout import cumulative_purchases
 from kamlab.clv.pareto_nbd import ParetoNBD
+from kamlab.clv.rfm import freq_days
 from kamlab.clv.sbg import ShiftedBetaGeometric
 
 __all__ = ["plot_cumulative", "plot_holdout", "plot_retention"]
@@ -73,9 +74,10 @@ def plot_cumulative(
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
     ['actual', 'predicted (BGNBD)', 'holdout']
     """
-    track, calibration_t = tracking(
-        model, transactions, calibration_end, holdout_end, freq, **columns
-    )
+    track = cumulative_purchases(model, transactions, calibration_end, holdout_end, freq, **columns)
+    # t counts periods since the first purchase, the grid's first date
+    since_first = pd.Timestamp(calibration_end).normalize() - track["date"].iloc[0]
+    calibration_t = float(since_first / np.timedelta64(1, "D")) / freq_days(freq)
     ax = axes(ax, figsize=(7.0, 4.0))
     ax.plot(track["t"], track["actual"], label="actual")
     ax.plot(
