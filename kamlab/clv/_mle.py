@@ -24,7 +24,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -419,3 +419,29 @@ class MLEModel:
             },
             index=pd.Index(list(self._names), name="parameter"),
         )
+
+
+class PurchaseModel(MLEModel):
+    """Base of the purchase models fitted to RFM summaries (BG/NBD, Pareto/NBD): their one
+    ``fit``. A model supplies ``_loglik_grad`` (see :func:`rfm_problem`) and ``_starts``."""
+
+    @staticmethod
+    def _loglik_grad(p: np.ndarray, x, tx, T, x_groups) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _starts(self, problem: RFMProblem) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def fit(self, frequency, recency, T, *, weights=None) -> Self:
+        """Fit by maximum likelihood.
+
+        Parameters
+        ----------
+        frequency, recency, T : array-like
+            Repeat purchases x, time of last purchase t_x and age T per customer (one time unit).
+        weights : array-like, optional
+            Number of customers sharing each row (for pre-aggregated data).
+        """
+        problem = rfm_problem(self._loglik_grad, frequency, recency, T, weights)
+        self._fit_mle(problem.objective, self._starts(problem), problem.n_obs, problem.n_rows)
+        return self

@@ -7,12 +7,10 @@ purchase, drops out with probability p ~ Beta(a, b). Time is in the unit of the 
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 from scipy.special import betaln, expit, gammaln, hyp2f1, psi
 
-from kamlab.clv._mle import MLEModel, check_rfm, rfm_problem
+from kamlab.clv._mle import PurchaseModel, RFMProblem, check_rfm
 
 __all__ = ["BGNBD"]
 
@@ -106,7 +104,7 @@ def _growth(params, t, x, T):
     return mid + 0.5 * u * (hi - lo) + 0.5 * u * u * (hi - 2.0 * mid + lo)
 
 
-class BGNBD(MLEModel):
+class BGNBD(PurchaseModel):
     """Beta-geometric / NBD model of repeat purchasing (Fader, Hardie & Lee 2005).
 
     Parameters
@@ -149,24 +147,16 @@ class BGNBD(MLEModel):
     _names = ("r", "alpha", "a", "b")
     _label = "BG/NBD"
 
-    def fit(self, frequency, recency, T, *, weights=None) -> BGNBD:
-        """Fit by maximum likelihood.
+    @staticmethod
+    def _loglik_grad(p, x, tx, T, x_groups):
+        return _loglik(p, x, tx, T, grad=True, x_groups=x_groups)
 
-        Parameters
-        ----------
-        frequency, recency, T : array-like
-            Repeat purchases x, time of last purchase t_x and age T per customer (one time unit).
-        weights : array-like, optional
-            Number of customers sharing each row (for pre-aggregated data).
-        """
-        problem = rfm_problem(partial(_loglik, grad=True), frequency, recency, T, weights)
-        starts = [
+    def _starts(self, problem: RFMProblem) -> list[np.ndarray]:
+        return [
             np.log([1.0, problem.alpha_start, 1.0, 1.0]),
             np.log([0.5, 1.0, 0.5, 2.0]),
             np.log([2.0, 10.0, 2.0, 5.0]),
         ]
-        self._fit_mle(problem.objective, starts, problem.n_obs, problem.n_rows)
-        return self
 
     def _terms(self, frequency, recency, T):
         r, alpha, a, b = self._check_fitted()

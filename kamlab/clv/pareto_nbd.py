@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit, gammaln, psi
 
-from kamlab.clv._mle import MLEModel, check_rfm, rfm_problem
+from kamlab.clv._mle import PurchaseModel, RFMProblem, check_rfm
 
 __all__ = ["ParetoNBD"]
 
@@ -220,7 +220,7 @@ def _one_minus_q_pow_over(k: float, log_q: np.ndarray) -> np.ndarray:
     return -np.expm1(k * log_q) / k
 
 
-class ParetoNBD(MLEModel):
+class ParetoNBD(PurchaseModel):
     """Pareto/NBD model of repeat purchasing (Schmittlein, Morrison & Colombo 1987).
 
     Parameters
@@ -263,24 +263,14 @@ class ParetoNBD(MLEModel):
     _names = ("r", "alpha", "s", "beta")
     _label = "Pareto/NBD"
 
-    def fit(self, frequency, recency, T, *, weights=None) -> ParetoNBD:
-        """Fit by maximum likelihood.
+    _loglik_grad = staticmethod(loglik_and_grad)
 
-        Parameters
-        ----------
-        frequency, recency, T : array-like
-            Repeat purchases x, time of last purchase t_x and age T per customer (one time unit).
-        weights : array-like, optional
-            Number of customers sharing each row (for pre-aggregated data).
-        """
-        problem = rfm_problem(loglik_and_grad, frequency, recency, T, weights)
-        starts = [
+    def _starts(self, problem: RFMProblem) -> list[np.ndarray]:
+        return [
             np.log([1.0, problem.alpha_start, 1.0, problem.mean_T]),
             np.log([0.5, 10.0, 0.5, 10.0]),
             np.log([1.0, 1.0, 1.0, 1.0]),
         ]
-        self._fit_mle(problem.objective, starts, problem.n_obs, problem.n_rows)
-        return self
 
     def probability_alive(self, frequency, recency, T) -> np.ndarray:
         """P(customer still active at T | x, t_x, T)."""
