@@ -44,6 +44,10 @@ class _Run:
     def link(self, notebook: str, text: str, links: bool) -> str:
         return f"[{text}](html/{notebook}.html)" if links else text
 
+    def bullet(self, notebook: str, text: str, links: bool) -> str:
+        """The start of a digest line: a bullet and the (linked) name of its report."""
+        return "- " + self.link(notebook, text, links)
+
 
 def _dates_line(run: _Run) -> str:
     d = run.manifest.get("dates", {})
@@ -81,8 +85,7 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
     conc = r.values("01_portfolio", "concentration")
     if conc is not None:
         lines.append(
-            "- "
-            + r.link("01_portfolio", "Concentration", links)
+            r.bullet("01_portfolio", "Concentration", links)
             + f" (12 months before {r.manifest['dates']['as_of']}, "
             f"{fmt.count(conc['accounts'])} accounts): top 20 % bring "
             f"{fmt.share(conc['top_20pct_share'])} of revenue, top 1 % "
@@ -92,8 +95,7 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
     ret = r.values("01_portfolio", "retention")
     if ret is not None:
         lines.append(
-            "- "
-            + r.link("01_portfolio", "Retention", links)
+            r.bullet("01_portfolio", "Retention", links)
             + f" (last {r.manifest['dates']['horizon_days']} days against the "
             f"{r.manifest['dates']['horizon_days']} before): NRR {fmt.share(ret['nrr'])}, "
             f"GRR {fmt.share(ret['grr'])}, logo retention "
@@ -105,8 +107,7 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
         t = tiers.set_index("tier")
         used = r.manifest.get("parameters", {}).get("02_key_accounts", {})
         lines.append(
-            "- "
-            + r.link("02_key_accounts", "Key accounts", links)
+            r.bullet("02_key_accounts", "Key accounts", links)
             + f" ({used.get('rule_set', 'seed_weighted')}): "
             f"{fmt.count(t.loc['strategic', 'accounts'])} strategic and "
             f"{fmt.count(t.loc['key', 'accounts'])} key of "
@@ -125,8 +126,7 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
         ]
         if parts:
             lines.append(
-                "- "
-                + r.link("04_growth_drivers", "Back-test", links)
+                r.bullet("04_growth_drivers", "Back-test", links)
                 + ', precision@15 % for "grew" pooled over cutoffs (95 % CI): '
                 + ", ".join(parts)
                 + "."
@@ -139,8 +139,7 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
             or "none"
         )
         lines.append(
-            "- "
-            + r.link("04_growth_drivers", "Growth drivers", links)
+            r.bullet("04_growth_drivers", "Growth drivers", links)
             + f" with a credible effect: {named}."
         )
     risk = r.table("05_churn", "churn_risk")
@@ -151,8 +150,7 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
             ["churn_probability", "account_id"], ascending=[False, True]
         ).head(3)
         lines.append(
-            "- "
-            + r.link("05_churn", "Churn risk", links)
+            r.bullet("05_churn", "Churn risk", links)
             + f": {fmt.count(len(flagged))} of {fmt.count(len(key))} key or strategic "
             f"accounts flagged at risk; highest "
             + (
@@ -173,15 +171,14 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
                 + (str(row["reported"]) if "reported" in p else fmt.estimate(row["estimate"]))
                 for _, row in p.iterrows()
             ]
-            lines.append(f"- {r.link('06_clv', str(model), links)}: " + ", ".join(shown) + ".")
+            lines.append(r.bullet("06_clv", str(model), links) + ": " + ", ".join(shown) + ".")
     holdout = r.table("06_clv", "holdout_check")
     if holdout is not None:
         total = holdout[holdout[holdout.columns[0]].astype(str) == "total"]
         if len(total):
             row = total.iloc[0]
             lines.append(
-                "- "
-                + r.link("06_clv", "Holdout check", links)
+                r.bullet("06_clv", "Holdout check", links)
                 + f": {fmt.count(row['predicted_total'])} repeat purchases predicted "
                 f"vs {fmt.count(row['actual_total'])} actual "
                 f"({_signed_share(row['predicted_total'] / row['actual_total'] - 1)})."
@@ -190,8 +187,7 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
     if checklist is not None and "status" in checklist:
         counts = checklist["status"].value_counts()
         lines.append(
-            "- "
-            + r.link("07_account_review", "Review checklist", links)
+            r.bullet("07_account_review", "Review checklist", links)
             + ": "
             + ", ".join(
                 f"{fmt.count(counts[s])} {s}" for s in ("act", "watch", "ok", "n/a") if s in counts
