@@ -57,6 +57,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "SCHEMAS",
     "TABLES",
+    "TRANSACTION_COLUMNS",
     "DataContractError",
     "Dataset",
     "TableSource",
@@ -89,6 +90,13 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "assessments": ("assessor", "note"),
     "interactions": ("value",),
 }
+#: The order of the transactions columns in the files kamlab writes (imports, synthetic data):
+#: the line id, the required columns, the other optional ones.
+TRANSACTION_COLUMNS: tuple[str, ...] = (
+    ("transaction_id",)
+    + REQUIRED_COLUMNS["transactions"]
+    + tuple(c for c in OPTIONAL_COLUMNS["transactions"] if c != "transaction_id")
+)
 DATE_COLUMNS: dict[str, tuple[str, ...]] = {
     "accounts": ("acquired_on", "churned_on", "contract_renewal_on"),
     "transactions": ("date",),

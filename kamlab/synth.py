@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from kamlab._io import atomic_write, write_csv
+from kamlab.data import TRANSACTION_COLUMNS
 
 __all__ = [
     "ASSESSED_CRITERIA",
@@ -344,18 +345,7 @@ def _transactions_table(
     out = pd.concat([orders, notes], ignore_index=True)
     out = out.sort_values(["date", "account_id", "amount"], kind="stable").reset_index(drop=True)
     out.insert(0, "transaction_id", [f"T{i:07d}" for i in range(1, len(out) + 1)])
-    return out[
-        [
-            "transaction_id",
-            "account_id",
-            "date",
-            "amount",
-            "product",
-            "category",
-            "quantity",
-            "cost",
-        ]
-    ]
+    return out[[c for c in TRANSACTION_COLUMNS if c in out]]
 
 
 def _assessments_table(rng, ids, z, acquired, churned_on, accounts, start_ts, years):

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kamlab import __version__
-from kamlab.data import SCHEMAS, DataContractError, Dataset, _empty
+from kamlab.data import SCHEMAS, TRANSACTION_COLUMNS, DataContractError, Dataset, _empty
 from kamlab.invoices.mapping import load_invoice_mapping, parse_amount
 from kamlab.invoices.read import (
     MISSING,
@@ -33,21 +33,7 @@ __all__ = ["ImportResult", "import_invoices", "write_import"]
 MANY_LINES = 1_000
 _TEXT_ROLES = ("account_id", "invoice", "product", "description", "category")
 _NUMBER_ROLES = ("quantity", "unit_price", "cost")
-_KEEP = (
-    "transaction_id",
-    "account_id",
-    "date",
-    "amount",
-    "product",
-    "category",
-    "quantity",
-    "cost",
-    "currency",
-    "invoice",
-    "unit_price",
-    "credit_note",
-    "original_invoice",
-)
+_KEEP = TRANSACTION_COLUMNS + ("invoice", "unit_price", "credit_note", "original_invoice")
 _AMOUNT_RULES = {
     MISSING: "missing_amount",
     NON_NUMERIC: "non_numeric_amount",
