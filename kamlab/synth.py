@@ -57,36 +57,21 @@ ASSESSED_CRITERIA = (
 )
 LATENT = ASSESSED_CRITERIA + ("satisfaction", "cost_to_serve")
 
+
+def _planted(**effects: float) -> dict[str, float]:
+    """One coefficient per latent trait (in :data:`LATENT` order): 0 unless given."""
+    unknown = sorted(set(effects) - set(LATENT))
+    if unknown:
+        raise ValueError(f"not latent traits: {unknown}")
+    return {trait: effects.get(trait, 0.0) for trait in LATENT}
+
+
 #: Planted effect on log revenue growth per year of one standard deviation of each trait.
-GROWTH_COEFFICIENTS = {
-    "growth_potential": 0.15,
-    "willingness_to_partner": 0.10,
-    "strategic_fit": 0.07,
-    "market_influence": 0.0,
-    "executive_fit": 0.0,
-    "innovativeness": 0.0,
-    "reputation": 0.0,
-    "information_exchange": 0.0,
-    "long_term_vision": 0.0,
-    "complexity_of_needs": 0.0,
-    "satisfaction": 0.0,
-    "cost_to_serve": 0.0,
-}
+GROWTH_COEFFICIENTS = _planted(
+    growth_potential=0.15, willingness_to_partner=0.10, strategic_fit=0.07
+)
 #: Planted effect on the log monthly churn hazard of one standard deviation of each trait.
-CHURN_COEFFICIENTS = {
-    "growth_potential": 0.0,
-    "willingness_to_partner": -0.5,
-    "strategic_fit": 0.0,
-    "market_influence": 0.0,
-    "executive_fit": 0.0,
-    "innovativeness": 0.0,
-    "reputation": 0.0,
-    "information_exchange": 0.0,
-    "long_term_vision": 0.0,
-    "complexity_of_needs": 0.0,
-    "satisfaction": -0.6,
-    "cost_to_serve": 0.0,
-}
+CHURN_COEFFICIENTS = _planted(willingness_to_partner=-0.5, satisfaction=-0.6)
 GROWTH_INTERCEPT = 0.03
 GROWTH_NOISE_SD = 0.10
 BASE_MONTHLY_HAZARD = 0.008
