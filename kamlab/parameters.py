@@ -151,15 +151,7 @@ def _coerce(value):
 def _read_params_file(path) -> dict:
     from kamlab._io import read_yaml
 
-    config = read_yaml(path, "parameters file")
-    if config is None:
-        return {}
-    if not isinstance(config, dict):
-        raise ValueError(
-            f"{Path(path).name}: expected a mapping of parameter names to values "
-            f"(e.g. 'seed: 1'), got a {type(config).__name__}"
-        )
-    return config
+    return read_yaml(path, "parameters file")  # an empty file is {}; a non-mapping is refused
 
 
 def resolve_parameters(
