@@ -62,6 +62,7 @@ class NotebookSpec:
     dates: tuple[str, ...]
     tables: tuple[str, ...]
     figures: tuple[str, ...]
+    #: Seconds the notebook computes on the sample (imports aside), to start the longest first.
     expected_seconds: float = 5.0
 
 
@@ -82,7 +83,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
                 "retention_history",
             ),
             ("lorenz", "retention_history"),
-            3.0,
+            1.5,
         ),
         NotebookSpec(
             "02_key_accounts",
@@ -107,7 +108,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
                 "selection_matrix",
                 "tier_migration",
             ),
-            4.0,
+            3.0,
         ),
         NotebookSpec(
             "03_segments_vs_rules",
@@ -121,7 +122,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
                 "outcome_separation",
             ),
             ("k_selection", "crosstabs", "embedding", "growth_by_group"),
-            8.0,
+            7.0,
         ),
         NotebookSpec(
             "04_growth_drivers",
@@ -144,7 +145,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
                 "backtest",
                 "backtest_growth",
             ),
-            15.0,
+            6.0,
         ),
         NotebookSpec(
             "05_churn",
@@ -161,7 +162,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
                 "residual_lifetime",
             ),
             ("churn_by_tier", "reliability", "renewal_heatmap", "sbg_retention"),
-            12.0,
+            3.5,
         ),
         NotebookSpec(
             "06_clv",
@@ -177,7 +178,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
                 "clv_tier_mismatch",
             ),
             ("holdout", "holdout_tracking"),
-            6.0,
+            3.0,
         ),
         NotebookSpec(
             "07_account_review",
@@ -196,7 +197,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
                 "action_list",
             ),
             ("revenue_by_tier", "tier_migration"),
-            12.0,
+            3.5,
         ),
     )
 }

@@ -440,6 +440,8 @@ def _execute(
     progress: bool,
     label: str = "",
 ) -> list[dict]:
+    import nbconvert  # noqa: F401 - imported now, not when the first notebook finishes
+
     from kamlab import report
     from kamlab._execute import NotebookJob, execute_jobs
 
