@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -368,6 +368,25 @@ _FORMATS = {
 }
 
 
+def _kinds(columns: Iterable[str] | None, **named: Iterable[str]) -> dict[str, str]:
+    """Each named column or measure → its kind of number (the keyword it was named under; a
+    later kind wins). With ``columns``, a name that is not one of them is refused."""
+    kinds = {}
+    for kind, names in named.items():
+        for name in names:
+            if columns is not None and name not in columns:
+                raise KeyError(f"show: no column {name!r} to format as {kind}")
+            kinds[name] = kind
+    return kinds
+
+
+def _formatter(kind: str | None, currency: str | None) -> Callable[[Any], str]:
+    """How a value of this kind is printed (a value of no named kind: :func:`_auto`)."""
+    if kind == "money":
+        return lambda value: fmt.money(value, currency)
+    return _auto if kind is None else _FORMATS[kind]
+
+
 class Shown:
     """A table formatted for people: an HTML table in the notebook and its report, the same
     cells as aligned text (what nbval compares). Every cell is a string."""
@@ -426,28 +445,12 @@ def show_values(
     Share of the top 20 % 70.0%
     """
     series = pd.Series(values, dtype=object)
-    kinds = {}
-    for kind, names in (
-        ("money", money),
-        ("share", share),
-        ("count", count),
-        ("estimate", estimate),
-        ("p", p),
-    ):
-        for name in names:
-            kinds[name] = kind
+    kinds = _kinds(None, money=money, share=share, count=count, estimate=estimate, p=p)
     names = dict(labels or {})
     rows = []
     for key, value in series.items():
         kind = kinds.get(str(key))
-        if kind == "money":
-            text = fmt.money(value, currency)
-        elif kind == "estimate":
-            text = fmt.estimate(value, 3)
-        elif kind is not None:
-            text = _FORMATS[kind](value)
-        else:
-            text = _auto(value)
+        text = fmt.estimate(value, 3) if kind == "estimate" else _formatter(kind, currency)(value)
         rows.append((names.get(str(key), _label(str(key))), text))
     cells = pd.DataFrame(rows, columns=["Measure", "Value"])
     return Shown(cells, None)
@@ -582,34 +585,25 @@ def show(
     data = frame.to_frame() if isinstance(frame, pd.Series) else frame
     if head is not None:
         data = data.head(head)
-    rules = {}
-    for kind, columns in (
-        ("money", money),
-        ("share", share),
-        ("count", count),
-        ("estimate", estimate),
-        ("signed", signed),
-        ("p", p),
-    ):
-        for column in columns:
-            if column not in data.columns:
-                raise KeyError(f"show: no column {column!r} to format as {kind}")
-            rules[column] = kind
+    rules = _kinds(
+        data.columns,
+        money=money,
+        share=share,
+        count=count,
+        estimate=estimate,
+        signed=signed,
+        p=p,
+    )
     cells = pd.DataFrame(index=data.index)
     units = {"share": fmt.share, "accounts": fmt.count, "count": fmt.count, "money": fmt.money}
     for column in data.columns:
         values = data[column]
-        kind = rules.get(column)
         if column in set(by_unit):
             cells[column] = [
                 units.get(str(u), fmt.estimate)(v) for u, v in zip(data[unit_column], values)
             ]
-        elif kind == "money":
-            cells[column] = [fmt.money(v, currency) for v in values]
-        elif kind is not None:
-            cells[column] = [_FORMATS[kind](v) for v in values]
         else:
-            cells[column] = [_auto(v) for v in values]
+            cells[column] = list(map(_formatter(rules.get(column), currency), values))
     names = dict(labels or {})
     cells.columns = [names.get(c, _label(c)) for c in cells.columns]
     index_name: str | None
