@@ -368,12 +368,13 @@ _FORMATS = {
 }
 
 
-def _kinds(columns: Iterable[str] | None, **named: Iterable[str]) -> dict[str, str]:
-    """Each named column or measure → its kind of number (the keyword it was named under; a
-    later kind wins). With ``columns``, a name that is not one of them is refused."""
+def _kinds(columns: Iterable[str] | None, *names: Iterable[str]) -> dict[str, str]:
+    """Each named column or measure → its kind of number. ``names`` holds one iterable of names
+    per kind, in :data:`_FORMATS` order (money, share, count, estimate, signed, p); a later kind
+    wins. With ``columns``, a name that is not one of them is refused."""
     kinds = {}
-    for kind, names in named.items():
-        for name in names:
+    for kind, listed in zip(_FORMATS, names, strict=True):
+        for name in listed:
             if columns is not None and name not in columns:
                 raise KeyError(f"show: no column {name!r} to format as {kind}")
             kinds[name] = kind
@@ -445,7 +446,7 @@ def show_values(
     Share of the top 20 % 70.0%
     """
     series = pd.Series(values, dtype=object)
-    kinds = _kinds(None, money=money, share=share, count=count, estimate=estimate, p=p)
+    kinds = _kinds(None, money, share, count, estimate, (), p)
     names = dict(labels or {})
     rows = []
     for key, value in series.items():
@@ -585,15 +586,7 @@ def show(
     data = frame.to_frame() if isinstance(frame, pd.Series) else frame
     if head is not None:
         data = data.head(head)
-    rules = _kinds(
-        data.columns,
-        money=money,
-        share=share,
-        count=count,
-        estimate=estimate,
-        signed=signed,
-        p=p,
-    )
+    rules = _kinds(data.columns, money, share, count, estimate, signed, p)
     cells = pd.DataFrame(index=data.index)
     units = {"share": fmt.share, "accounts": fmt.count, "count": fmt.count, "money": fmt.money}
     for column in data.columns:
