@@ -6,20 +6,26 @@ One module per concern, each with a small flat API:
 ``data``        the data contract: ``load_dataset``, ``load_table``, ``DataContractError``
 ``invoices``    ``kamlab import``: ``import_invoices``, ``propose_mapping``, ``write_import``
 ``datasets``    public datasets: ``from_online_retail``, ``from_cdnow``, ``write_dataset``
+``ledger``      the data-quality ledger and an import's source record
 ``synth``       synthetic portfolios with planted truth: ``generate``, ``write_synthetic``
+``timeline``    every date of a run: ``Timeline``
 ``features``    as-of features and outcomes: ``account_features``, ``feature_panel``
 ``portfolio``   concentration and retention: ``gini``, ``pareto_share``, ``revenue_retention``
 ``tiers``       ranking and tiering under caps: ``rank_accounts``, ``assign_tiers``
 ``criteria``    rule sets, scores, types: ``load_rule_set``, ``score_accounts``
 ``segment``     clustering vs rules: ``Segmenter``, ``choose_k``, ``stability``
 ``growth``      which criteria predict growth: ``criteria_effects``, ``verdicts``, ``backtest``
-``churn``       ``kaplan_meier``, ``cox_ph``, ``ChurnClassifier``, ``renewal_survivors``
-``clv``         ``rfm_summary``, ``BGNBD``, ``ParetoNBD``, ``GammaGamma``, ``ShiftedBetaGeometric``
-``review``      the periodic review: ``tier_history``, ``review_changes``, ``value_vs_tier``
+``churn``       ``kaplan_meier``, ``cox_ph``, ``ChurnClassifier``, ``churn_risk``
+``clv``         ``rfm_summary``, ``BGNBD``, ``ParetoNBD``, ``GammaGamma``, ``value_accounts``
+``review``      the periodic review: ``review_state``, ``review_changes``, ``value_vs_tier``
+``actions``     the action list: ``action_list``
 ``plotting``    portfolio and key-account figures: ``plot_lorenz``, ``plot_revenue_by_tier``
-``report``      publish tables and figures into a ``kamlab run`` folder
+``fmt``         numbers for people: ``money``, ``share``, ``estimate``, ``p_value``
+``report``      what a notebook needs: ``start``, ``show``, ``answer``, ``table``, ``figure``
+``registry``    what each shipped notebook publishes and which dates it uses
 ``runner``      ``run_notebooks`` (the ``kamlab run`` command)
-``scale``       the same features from Parquet with DuckDB / Ibis
+``digest``      ``summarize_run``, ``compare_runs`` (``kamlab summarize``)
+``scale``       the same features on any Ibis backend (DuckDB, Spark, a warehouse)
 ==============  =====================================================================
 
 Submodules and the entry points below load on first use, so ``import kamlab`` stays fast.
@@ -51,6 +57,14 @@ _MODULES = (
     "report",
     "runner",
     "scale",
+    "ledger",
+    "timeline",
+    "actions",
+    "fmt",
+    "registry",
+    "digest",
+    "html",
+    "parameters",
 )
 _ENTRY_POINTS = {
     "load_dataset": "data",

@@ -1,7 +1,7 @@
 """``kamlab summarize``: a run's key numbers in a few lines, and what changed between two runs.
 
 Every number is read from the run's manifest and published tables (nothing is recomputed),
-found through the notebook registry :data:`kamlab.report.NOTEBOOKS`; sections whose tables are
+found through the notebook registry :data:`kamlab.registry.NOTEBOOKS`; sections whose tables are
 absent (a subset run, data too short for an analysis) are left out.
 """
 
@@ -27,7 +27,7 @@ class _Run:
         self.manifest = json.loads(path.read_text(encoding="utf-8"))
 
     def table(self, notebook: str, name: str) -> pd.DataFrame | None:
-        from kamlab.report import NOTEBOOKS
+        from kamlab.registry import NOTEBOOKS
 
         spec = NOTEBOOKS[notebook]
         if name not in spec.tables:

@@ -49,7 +49,7 @@ def _manifest(run: Path) -> dict:
 
 
 def _banner(run: Path, notebook: str, manifest: dict) -> str:
-    from kamlab.report import NOTEBOOKS
+    from kamlab.registry import NOTEBOOKS
 
     dates = manifest.get("dates", {})
     spec = NOTEBOOKS.get(notebook)
@@ -101,7 +101,7 @@ def export_report(run: Path, notebook: str) -> Path:
     opened by the banner and a table of contents."""
     from nbconvert import HTMLExporter
 
-    from kamlab.report import NOTEBOOKS
+    from kamlab.registry import NOTEBOOKS
 
     source = run / "notebooks" / f"{notebook}.ipynb"
     exporter = HTMLExporter(
@@ -134,7 +134,7 @@ def _markdown(text: str) -> str:
 def write_index(run: Path) -> Path:
     """Write the run's ``index.html`` (after the manifest)."""
     from kamlab.digest import summarize_run
-    from kamlab.report import NOTEBOOKS
+    from kamlab.registry import NOTEBOOKS
 
     manifest = _manifest(run)
     dates = manifest.get("dates", {})

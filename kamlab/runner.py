@@ -403,7 +403,7 @@ def run_notebooks(
 
 
 def _manifest(source: _Data, dataset, timeline, books, per_book, started, load_seconds) -> dict:
-    from kamlab import report
+    from kamlab import registry
 
     inputs = list(source.inputs) or sorted(Path(f) for f in dataset.files.values())
     return {
@@ -421,7 +421,7 @@ def _manifest(source: _Data, dataset, timeline, books, per_book, started, load_s
         "dates": timeline.to_dict(),
         "parameters": {b.stem: {**declared_parameters(b), **per_book[b.stem]} for b in books},
         "injected_parameters": per_book,
-        "notebook_dates": {b.stem: report.notebook_dates(b.stem, timeline) for b in books},
+        "notebook_dates": {b.stem: registry.notebook_dates(b.stem, timeline) for b in books},
         "packages": _versions(),
         "started": started,
         "load_seconds": load_seconds,
@@ -442,10 +442,10 @@ def _execute(
 ) -> list[dict]:
     import nbconvert  # noqa: F401 - imported now, not when the first notebook finishes
 
-    from kamlab import report
+    from kamlab import registry, report
     from kamlab._execute import NotebookJob, execute_jobs
 
-    order = sorted(books, key=lambda b: -report.expected_seconds(b.stem))  # longest first
+    order = sorted(books, key=lambda b: -registry.expected_seconds(b.stem))  # longest first
     work = [
         NotebookJob(
             b,

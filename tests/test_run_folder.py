@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from conftest import REPO, SAMPLE
 
-from kamlab.report import NOTEBOOKS
+from kamlab.registry import NOTEBOOKS
 from kamlab.runner import run_notebooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sample_run")]
