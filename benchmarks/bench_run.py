@@ -31,8 +31,9 @@ def _export(commit: str) -> Path:
     folder = OUT / f"run-{commit}"
     if not (folder / "kamlab").is_dir():
         folder.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "archive", commit], cwd=REPO, check=True,
-                                 capture_output=True).stdout
+        archive = subprocess.run(
+            ["git", "archive", commit], cwd=REPO, check=True, capture_output=True
+        ).stdout
         with tempfile.TemporaryFile() as handle:
             handle.write(archive)
             handle.seek(0)
@@ -44,8 +45,18 @@ def _export(commit: str) -> Path:
 def _run(root: Path, jobs: int, new_style: bool) -> tuple[float, float]:
     target = Path(tempfile.mkdtemp(prefix="bench-run-")) / "run"
     env = dict(os.environ, PYTHONPATH=str(root))
-    command = [sys.executable, "-m", "kamlab.cli", "run", "--data", str(root / "data" / "sample"),
-               "--out", str(target), "--jobs", str(jobs)]
+    command = [
+        sys.executable,
+        "-m",
+        "kamlab.cli",
+        "run",
+        "--data",
+        str(root / "data" / "sample"),
+        "--out",
+        str(target),
+        "--jobs",
+        str(jobs),
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
@@ -72,15 +83,23 @@ def main() -> None:
             rows[label].append((wall, cpu))
             print(f"run {i + 1} {label:>13}: {wall:6.1f} s wall, {cpu:6.1f} s CPU", flush=True)
     load = os.getloadavg()[0]
-    print(f"\nkamlab run on data/sample, --jobs {args.jobs}, {args.repeats} runs each "
-          f"(load average at the end {load:.1f}):")
-    med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
-           for k, v in rows.items()}
+    print(
+        f"\nkamlab run on data/sample, --jobs {args.jobs}, {args.repeats} runs each "
+        f"(load average at the end {load:.1f}):"
+    )
+    med = {
+        k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
+        for k, v in rows.items()
+    }
     for label, (wall, cpu) in med.items():
-        print(f"  {label:>13} ({args.baseline if label == 'baseline' else 'HEAD'}): median "
-              f"{wall:.1f} s wall, {cpu:.1f} s CPU")
-    print(f"  ratio (this / baseline): {med['this checkout'][0] / med['baseline'][0]:.2f} wall, "
-          f"{med['this checkout'][1] / med['baseline'][1]:.2f} CPU")
+        print(
+            f"  {label:>13} ({args.baseline if label == 'baseline' else 'HEAD'}): median "
+            f"{wall:.1f} s wall, {cpu:.1f} s CPU"
+        )
+    print(
+        f"  ratio (this / baseline): {med['this checkout'][0] / med['baseline'][0]:.2f} wall, "
+        f"{med['this checkout'][1] / med['baseline'][1]:.2f} CPU"
+    )
 
 
 if __name__ == "__main__":
