@@ -22,8 +22,10 @@ SCIENTIFIC = re.compile(r"\d\.?\d*e[+-]?\d+", re.IGNORECASE)
 MISSING = {"nan", "NaN", "<NA>", "None", "NaT", "inf", "-inf"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def sample_run(tmp_path_factory):
+    # Session scope: xdist may interleave other modules' tests on this worker, which would
+    # tear down (and rebuild) a module-scoped run.
     out = tmp_path_factory.mktemp("sample") / "run"
     return run_notebooks(SAMPLE, out, jobs=2, progress=False)
 
@@ -236,7 +238,7 @@ def test_a_refresh_three_months_later_moves_every_date(tmp_path):
     for end in ("2024-09-30", "2024-12-31"):
         data = _cut(SAMPLE, tmp_path / f"data-{end}", end)
         runs[end] = run_notebooks(
-            data, tmp_path / f"run-{end}", notebooks=["01", "07"], progress=False
+            data, tmp_path / f"run-{end}", notebooks=["01", "02"], progress=False
         )
     before, after = (
         json.loads((runs[e] / "manifest.json").read_text()) for e in ("2024-09-30", "2024-12-31")
@@ -265,7 +267,7 @@ def test_hostile_names_are_text_in_every_report_and_export(tmp_path):
     accounts.loc[:, "name"] = "<script>alert(1)</script>"
     accounts.loc[:, "account_manager"] = '=HYPERLINK("http://x.example","click")'
     accounts.to_csv(data / "accounts.csv", index=False)
-    out = run_notebooks(data, tmp_path / "run", notebooks=["01", "07"], progress=False)
+    out = run_notebooks(data, tmp_path / "run", notebooks=["01", "02"], progress=False)
     for path in _pages(out):
         text = path.read_text(encoding="utf-8")
         assert "<script" not in text, path.name
