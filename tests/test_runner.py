@@ -92,6 +92,7 @@ def test_parameters_shared_per_notebook_and_typos(books, tmp_path):
         resolve_parameters(nbs, params)
 
 
+@pytest.mark.slow  # executes notebooks
 def test_run_folder_is_complete_and_reproducible(books, sample_dir, tmp_path):
     out = run_notebooks(
         sample_dir, tmp_path / "run1", notebook_dir=books, progress=False, parameters={"seed": "7"}
@@ -138,6 +139,7 @@ def test_run_folder_is_complete_and_reproducible(books, sample_dir, tmp_path):
             assert first[rel] == second[rel], f"{rel} differs between identical runs"
 
 
+@pytest.mark.slow  # executes notebooks
 def test_failed_run_is_kept_marked_and_explained(books, sample_dir, tmp_path):
     with pytest.raises(RunFailed) as info:
         run_notebooks(
@@ -167,6 +169,7 @@ def test_invalid_data_is_refused_before_running(books, tiny_dir, tmp_path_factor
     assert list(runs.iterdir()) == []  # no .partial left behind
 
 
+@pytest.mark.slow  # executes notebooks
 def test_adapter_data_spec_converts_into_the_run_folder(books, tmp_path):
     source = reference_path("cdnow", "CDNOW_sample.txt")
     out = run_notebooks(
@@ -216,6 +219,7 @@ def test_out_that_is_a_file_or_a_foreign_folder_is_refused(books, sample_dir, tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "mine"]
 
 
+@pytest.mark.slow  # executes notebooks
 def test_replacing_a_run_needs_replace_and_keeps_the_old_one_until_done(
     books, sample_dir, tmp_path
 ):
@@ -241,6 +245,7 @@ def test_replacing_a_run_needs_replace_and_keeps_the_old_one_until_done(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "run.failed"]
 
 
+@pytest.mark.slow  # executes notebooks
 def test_a_subset_updates_only_its_notebooks(books, sample_dir, tmp_path):
     out = run_notebooks(sample_dir, tmp_path / "run", notebook_dir=books, progress=False)
     kept = (out / "tables" / "01_first__summary.csv").read_bytes()
@@ -271,6 +276,7 @@ def test_a_subset_updates_only_its_notebooks(books, sample_dir, tmp_path):
         )
 
 
+@pytest.mark.slow  # executes notebooks
 def test_default_out_is_named_after_the_data_and_its_as_of(
     books, sample_dir, tmp_path, monkeypatch
 ):
@@ -353,6 +359,7 @@ leftover = True
 """
 
 
+@pytest.mark.slow  # executes notebooks
 def test_a_reused_kernel_gives_each_notebook_a_fresh_state(sample_dir, tmp_path):
     folder = tmp_path / "nbs"
     folder.mkdir()
@@ -377,6 +384,7 @@ def test_a_reused_kernel_gives_each_notebook_a_fresh_state(sample_dir, tmp_path)
     assert printed == {"6 1.5 False\n"}
 
 
+@pytest.mark.slow  # executes notebooks
 def test_an_invoice_export_is_imported_into_the_run(tmp_path):
     """--data invoices:EXPORT --map MAPPING: the import's ledger and source reach the run."""
     import yaml
