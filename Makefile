@@ -25,19 +25,20 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)
 	$(BIN)/kamlab run --data $(DATA) --jobs $(JOBS) --replace
 
-# Everything CI checks: lint and types, the unit and real-data tests, the doctests, then the
-# committed notebooks under nbval twice (default threads, then single-threaded BLAS/OpenMP).
+# Everything CI checks: lint and types, the unit and real-data tests, the doctests and the
+# committed notebooks under nbval (one session: the notebooks fill the workers' idle time),
+# then nbval again under single-threaded BLAS/OpenMP.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests kamlab
-	$(MAKE) --no-print-directory nbval
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --nbval tests kamlab notebooks
 	$(SINGLE_THREAD) $(MAKE) --no-print-directory nbval
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadfile --nbval notebooks
 
-# The quick loop while developing: no real-data tier, no slow tests, no notebooks.
+# The quick loop while developing: no real-data tier, no slow tests, no notebooks (nor nbval's
+# plugin, whose import alone takes seconds).
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) -m "not slow and not reference" -q tests kamlab
+	$(BIN)/python -m pytest -p no:nbval -n $(JOBS) --dist loadgroup -m "not slow and not reference" -q tests kamlab
 
 # The feature engine on Spark local mode (needs Java 17: apt-get install openjdk-17-jre-headless).
 test-spark: $(STAMP)

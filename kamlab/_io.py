@@ -217,15 +217,24 @@ def _check_sheet_name(name: str) -> str:
     return name
 
 
+# openpyxl stamps the save time into docProps/core.xml whatever the workbook says.
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
+
+
 def _deterministic_zip(data: bytes) -> bytes:
-    """The same workbook with fixed member timestamps, so equal content gives equal bytes."""
+    """The same workbook with fixed member timestamps and a fixed "modified" property, so equal
+    content gives equal bytes whenever it is written."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
             fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
-            dst.writestr(fixed, src.read(info.filename))
+            member = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                stamp = _FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+                member = _MODIFIED.sub(rb"\g<1>" + stamp + rb"\g<2>", member)
+            dst.writestr(fixed, member)
     return out.getvalue()
 
 

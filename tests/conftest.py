@@ -59,3 +59,29 @@ def tiny_dir(tmp_path: Path) -> Path:
     )
     (tmp_path / "interactions.csv").write_text("account_id,date,kind,value\nA1,2022-02-01,nps,9\n")
     return tmp_path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Keep each notebook's nbval cells on one xdist worker, in order, so that `make test` can
+    run the notebooks in the same session as the tests (``--dist loadgroup``)."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.xdist_group(f"nbval_{item.path.stem}"))
+
+
+def pytest_configure(config):
+    # pytest 9.2 with pytest-xdist <= 3.8 drops the groups without a word (xdist issue 1386):
+    # the shared runs would be built once per worker and a notebook's nbval cells split up.
+    from importlib.metadata import version
+
+    def release(name):
+        return tuple(int(p) for p in version(name).split(".")[:2] if p.isdigit())
+
+    if config.getoption("dist", "no") == "loadgroup" and release("pytest") >= (9, 2):
+        if release("pytest-xdist") <= (3, 8):
+            raise pytest.UsageError(
+                f"--dist loadgroup does not group tests with pytest {version('pytest')} and "
+                f"pytest-xdist {version('pytest-xdist')}; install the pinned versions: "
+                "pip install -c constraints.txt -e '.[test]'"
+            )

@@ -52,15 +52,19 @@ def two_years_back(cutoff: pd.Timestamp) -> list[pd.Timestamp]:
     return [cutoff - pd.Timedelta(days=365 + i * 182) for i in range(2)]
 
 
-@pytest.fixture(scope="module")
+# The power study over 25 synthetic portfolios: slow tier, on one xdist worker (built once).
+SEED_SWEEP = pytest.mark.xdist_group("growth_seeds")
+
+
+def _synthetic_frame(seed):
+    return account_features(_dataset(synth.generate(N_ACCOUNTS, 3, seed=seed)), CUTOFF, 365)
+
+
+@pytest.fixture(scope="session")
 def synthetic_frames():
     """Features at mid-history (3 years from 2022-01-01, cutoff 2023-07-01, horizon 365) for
     every seed."""
-    frames = {}
-    for seed in SEEDS:
-        portfolio = synth.generate(N_ACCOUNTS, 3, seed=seed)
-        frames[seed] = account_features(_dataset(portfolio), CUTOFF, 365)
-    return frames
+    return {seed: _synthetic_frame(seed) for seed in SEEDS}
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +207,8 @@ def test_variance_inflation_warns_on_collinear_criteria(linear_frame):
         growth.variance_inflation(d, ["x", "other"])
 
 
+@pytest.mark.slow
+@SEED_SWEEP
 def test_planted_drivers_found_and_noise_rejected_over_seeds(synthetic_frames):
     """Across 25 seeds (1,000 accounts, 3 years, cutoff mid-history, one-year horizon), the
     joint model with industry/region/size controls finds the planted drivers and keeps the
@@ -284,6 +290,8 @@ def test_verdicts_reconcile_the_two_models_exactly():
         growth.verdicts(lg, _effects("grew", [0.1] * 6, [0.5] * 6, view="joint"))
 
 
+@pytest.mark.slow
+@SEED_SWEEP
 def test_verdicts_on_planted_truth(synthetic_frames):
     """growth_potential drives log growth and so whether an account grows: credible on both;
     the noise criteria are credible on neither in this seed."""
@@ -560,8 +568,8 @@ def test_backtest_builds_one_panel_or_takes_one(sample_dataset, monkeypatch):
         growth.backtest(sample_dataset, rules, cutoffs, n_boot=5, panel=panel.loc[["2024-01-01"]])
 
 
-def test_describe_and_plots(sample_dataset, synthetic_frames):
-    frame = synthetic_frames[0]
+def test_describe_and_plots(sample_dataset):
+    frame = _synthetic_frame(SEEDS[0])
     effects = growth.criteria_effects(frame, CRITERIA, joint=True)
     grew = growth.criteria_effects(frame, CRITERIA, "grew", joint=True)
     result = growth.backtest(

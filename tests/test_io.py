@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -102,8 +104,20 @@ def test_excel_export_is_escaped_typed_and_formatted(tmp_path):
 def test_excel_bytes_depend_only_on_content(tmp_path, monkeypatch):
     frame = _frame()
     first = write_excel(frame, tmp_path / "one.xlsx").read_bytes()
+    # openpyxl stamps the save time into the workbook's properties and the zip members:
+    # a save 400 days and some seconds later must give the same bytes.
+    import openpyxl.writer.excel as writer
+
+    class Later(datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.datetime(2031, 7, 4, 13, 37, 11, tzinfo=tz)
+
+    monkeypatch.setattr(
+        writer, "datetime", types.SimpleNamespace(datetime=Later, timezone=datetime.timezone)
+    )
     real = time.time
-    monkeypatch.setattr(time, "time", lambda: real() + 86_400 * 400)
+    monkeypatch.setattr(time, "time", lambda: real() + 86_400 * 400 + 7)
     second = write_excel(frame, tmp_path / "two.xlsx").read_bytes()
     assert first == second
 

@@ -71,10 +71,10 @@ def test_online_retail_tables_are_identical_across_runs(online_retail_run, tmp_p
 
 def test_cdnow_master_full_run(tmp_path):
     source = reference_path("cdnow", "CDNOW_master.txt")
-    # 23,570 accounts: fewer bootstrap resamples in 03 keep the suite quick; the dates and
+    # 23,570 accounts: fewer bootstrap resamples and segment counts in 03 keep the suite quick; the dates and
     # every notebook's path through them are what this test is about.
     params = tmp_path / "params.yaml"
-    params.write_text("'03':\n  n_boot: 10\n")
+    params.write_text("'03':\n  n_boot: 10\n  k_range: [2, 3, 4, 5]\n")
     out = run_notebooks(
         f"cdnow:{source}", tmp_path / "cdnow", progress=False, jobs=2, params_file=params
     )
