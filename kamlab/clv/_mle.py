@@ -122,11 +122,22 @@ def compress(
     Customers with identical data contribute identical likelihood terms, so a fit evaluates
     each distinct row once, weighted by how many customers share it.
     """
-    stacked = np.column_stack(cols)
-    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    w = np.bincount(inverse.ravel(), weights=weights, minlength=len(uniq)).astype(float)
+    columns = [np.asarray(c, dtype=float) for c in cols]
+    # Rows in lexicographic order (first column first), as np.unique(axis=0) orders them; a
+    # lexsort is ~10x faster than np.unique's sort of whole rows, and the fit's sums then add
+    # in the same order.
+    order = np.lexsort(columns[::-1])
+    ordered = [c[order] for c in columns]
+    new_row = np.zeros(len(order), dtype=bool)
+    new_row[:1] = True
+    for c in ordered:
+        new_row[1:] |= c[1:] != c[:-1]
+    group = np.cumsum(new_row) - 1
+    w = np.bincount(
+        group, weights=None if weights is None else np.asarray(weights, float)[order]
+    ).astype(float)
     keep = w > 0
-    return tuple(uniq[keep, j] for j in range(uniq.shape[1])), w[keep]
+    return tuple(c[new_row][keep] for c in ordered), w[keep]
 
 
 def wsum(w: np.ndarray, v: np.ndarray) -> float:

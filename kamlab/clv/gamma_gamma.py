@@ -25,24 +25,28 @@ from kamlab.clv._mle import (
 __all__ = ["GammaGamma"]
 
 
-def _loglik(params, x, z, grad: bool = False):
+def _loglik(params, x, z, grad: bool = False, data_terms=None):
+    """Per-customer log-likelihood (and its gradient); ``data_terms`` = (log x, log z, x z)
+    precomputed once per fit, as they do not depend on the parameters."""
     p, q, g = params
+    log_x, log_z, xz = (np.log(x), np.log(z), x * z) if data_terms is None else data_terms
     px = p * x
-    lgz = np.log(g + x * z)
+    lgz = np.log(g + xz)
     ll = (
         gammaln(px + q)
         - gammaln(px)
         - gammaln(q)
         + q * np.log(g)
-        + (px - 1.0) * np.log(z)
-        + px * np.log(x)
+        + (px - 1.0) * log_z
+        + px * log_x
         - (px + q) * lgz
     )
     if not grad:
         return ll
-    d_p = x * (psi(px + q) - psi(px) + np.log(z) + np.log(x) - lgz)
-    d_q = psi(px + q) - psi(q) + np.log(g) - lgz
-    d_g = q / g - (px + q) / (g + x * z)
+    psi_pxq = psi(px + q)
+    d_p = x * (psi_pxq - psi(px) + log_z + log_x - lgz)
+    d_q = psi_pxq - psi(q) + np.log(g) - lgz
+    d_g = q / g - (px + q) / (g + xz)
     return ll, np.stack([d_p, d_q, np.broadcast_to(d_g, np.shape(d_p))])
 
 
@@ -126,11 +130,12 @@ class GammaGamma(MLEModel):
             )
         (x, z), w = compress(x, z)
         n = w.sum()
+        data_terms = (np.log(x), np.log(z), x * z)
 
         def objective(theta):
             par = np.exp(theta)
             with np.errstate(all="ignore"):
-                ll, g = _loglik(par, x, z, grad=True)
+                ll, g = _loglik(par, x, z, grad=True, data_terms=data_terms)
             return -wsum(w, ll), -wgrad(w, g) * par
 
         zm = wsum(w, z) / n
