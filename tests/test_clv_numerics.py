@@ -287,3 +287,24 @@ def test_reported_values_do_not_depend_on_thread_counts():
     assert runs[0]["bg"] == ["0.491", "6.122", "0.9379", "3.411"]
     assert runs[0]["pn"][:2] == ["0.9828", "13.65"]
     assert runs[0]["total"] == "127,241"
+
+
+@pytest.mark.parametrize("n_cols", [1, 2, 3])
+def test_compress_gives_the_distinct_rows_in_order_with_their_weights(n_cols):
+    from kamlab.clv._mle import compress
+
+    rng = np.random.default_rng(n_cols)
+    cols = [rng.integers(0, 4, 500).astype(float) for _ in range(n_cols)]
+    weights = rng.uniform(0, 2, 500)
+    weights[::5] = 0.0  # rows of zero weight vanish
+    rows, w = compress(*cols, weights=weights)
+    # The reference: NumPy's distinct rows (lexicographic, first column first).
+    uniq, inverse = np.unique(np.column_stack(cols), axis=0, return_inverse=True)
+    total = np.bincount(inverse.ravel(), weights=weights, minlength=len(uniq))
+    keep = total > 0
+    for j, col in enumerate(rows):
+        np.testing.assert_array_equal(col, uniq[keep, j])
+    np.testing.assert_array_equal(w, total[keep])
+    rows, counts = compress(*cols)
+    assert counts.sum() == 500 and len(rows[0]) == len(np.unique(np.column_stack(cols), axis=0))
+    assert [len(c) for c in compress(np.array([]), np.array([]))[0]] == [0, 0]
