@@ -181,7 +181,7 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
                 r.bullet("06_clv", "Holdout check", links)
                 + f": {fmt.count(row['predicted_total'])} repeat purchases predicted "
                 f"vs {fmt.count(row['actual_total'])} actual "
-                f"({_signed_share(row['predicted_total'] / row['actual_total'] - 1)})."
+                f"({fmt.share(row['predicted_total'] / row['actual_total'] - 1, signed=True)})."
             )
     checklist = r.table("07_account_review", "checklist")
     if checklist is not None and "status" in checklist:
@@ -195,10 +195,6 @@ def summarize_run(run: str | os.PathLike, *, links: bool = False) -> str:
             + "."
         )
     return "\n".join(lines) + "\n"
-
-
-def _signed_share(value: float) -> str:
-    return ("+" if value >= 0 else "") + fmt.share(value)
 
 
 def _designated(run: _Run) -> pd.Series | None:

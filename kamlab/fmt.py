@@ -54,11 +54,13 @@ def money(value: Any, currency: str | None = None) -> str:
     return f"{currency} {text}" if currency else text
 
 
-def share(value: Any, digits: int = 1) -> str:
-    """A proportion as a percentage: ``0.6325`` → ``'63.2%'``."""
+def share(value: Any, digits: int = 1, signed: bool = False) -> str:
+    """A proportion as a percentage: ``0.6325`` → ``'63.2%'``; ``signed`` for a change:
+    ``'+3.5%'``, ``'-12.1%'``."""
     if is_missing(value):
         return MISSING
-    return f"{float(value) * 100:.{digits}f}%"
+    text = f"{float(value) * 100:.{digits}f}%"
+    return f"+{text}" if signed and not text.startswith("-") else text
 
 
 def count(value: Any) -> str:
@@ -103,14 +105,22 @@ def signed(value: Any, digits: int = 4) -> str:
     return text if text.startswith("-") or text == "0" else f"+{text}"
 
 
-def p_value(value: Any) -> str:
-    """Two significant digits; below 0.001 as ``'< 0.001'``."""
+def p_value(value: Any, name: str | None = None) -> str:
+    """Two significant digits; below 0.001 as ``'< 0.001'``. With ``name``, a statement for a
+    sentence: ``'q = 0.042'``, ``'p < 0.001'``.
+
+    >>> p_value(0.04213, "q"), p_value(2e-5, "p"), p_value(float("nan"), "p")
+    ('q = 0.042', 'p < 0.001', 'p = –')
+    """
     if is_missing(value):
-        return MISSING
-    p = float(value)
-    if p < 0.001:
-        return "< 0.001"
-    return estimate(p, 2)
+        text = MISSING
+    elif float(value) < 0.001:
+        text = "< 0.001"
+    else:
+        text = estimate(float(value), 2)
+    if name is None:
+        return text
+    return f"{name} {text}" if text.startswith("<") else f"{name} = {text}"
 
 
 def listing(items) -> str:

@@ -56,12 +56,6 @@ def _label(column: str) -> str:
     return "NPS" if column == "nps" else column.removeprefix("score_").replace("_", " ")
 
 
-def _p(name: str, value: float) -> str:
-    """``"p = 0.42"`` or ``"p < 0.001"``."""
-    text = fmt.p_value(value)
-    return f"{name} {text}" if text.startswith("<") else f"{name} = {text}"
-
-
 # --------------------------------------------------------------------------------- by tier
 @dataclass(frozen=True)
 class ChurnByTier:
@@ -144,7 +138,7 @@ class ChurnByTier:
         )
         return (
             f"{text} A {self.method} test of equal {what} across the tiers gives "
-            f"{_p('p', p)}: {verdict} (at the 5 % level)."
+            f"{fmt.p_value(p, 'p')}: {verdict} (at the 5 % level)."
         )
 
 
@@ -384,7 +378,7 @@ class ChurnEffects:
             named = "; ".join(
                 f"{_label(c)} ({self.ratio_name} {fmt.estimate(r['ratio'], 3)}, "
                 f"{'protects' if r['ratio'] < 1 else 'raises the risk'}, "
-                f"{_p('q', r['q_value'])})"
+                f"{fmt.p_value(r['q_value'], 'q')})"
                 for c, r in sig.iterrows()
             )
             text += (

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kamlab import fmt
-from kamlab.churn.outcomes import ChurnEffects, _label, _p
+from kamlab.churn.outcomes import ChurnEffects, _label
 
 __all__ = ["TruthCheck", "compare_with_truth"]
 
@@ -67,7 +67,7 @@ class TruthCheck:
         if len(found):
             text += ": " + "; ".join(
                 f"{_label(r['column'])} ({self.ratio_name} {fmt.estimate(r['ratio'], 3)}, "
-                f"{_p('q', r['q_value'])})"
+                f"{fmt.p_value(r['q_value'], 'q')})"
                 for _, r in found.iterrows()
             )
         if len(missed):
@@ -76,7 +76,7 @@ class TruthCheck:
                 + (
                     "not in the model"
                     if pd.isna(r["ratio"])
-                    else f"{self.ratio_name} {fmt.estimate(r['ratio'], 3)}, {_p('q', r['q_value'])}"
+                    else f"{self.ratio_name} {fmt.estimate(r['ratio'], 3)}, {fmt.p_value(r['q_value'], 'q')}"
                 )
                 + ")"
                 for d, r in missed.iterrows()

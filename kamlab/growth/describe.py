@@ -57,8 +57,7 @@ def describe_verdicts(table: pd.DataFrame, *, q_threshold: float = 0.05) -> str:
     verdict = table["verdict"].astype(str)
 
     def effect(row, outcome, unit) -> str:
-        q = row[f"q_{outcome}"]
-        where = "q < 0.001" if q < 0.001 else f"q = {fmt.p_value(q)}"
+        where = fmt.p_value(row[f"q_{outcome}"], "q")
         return f"{_label(outcome)} {fmt.signed(row[f'coef_{outcome}'], 3)} {unit}per SD, {where}"
 
     parts = [f"Of the {len(table)} criteria,"]
@@ -110,15 +109,6 @@ _OUTCOME_WORDS = {
     "grew": "grew",
     "revenue_12m": "the last 12 months' revenue",
 }
-
-
-def _signed_share(value: float) -> str:
-    text = fmt.share(value)
-    return text if text.startswith("-") else f"+{text}"
-
-
-def _q(q: float) -> str:
-    return "q < 0.001" if q < 0.001 else f"q = {fmt.p_value(q)}"
 
 
 def describe_design(
@@ -201,8 +191,8 @@ def describe_joint(
     def effect(name, row) -> str:
         text = f"{fmt.signed(row['coef'], 3)} per SD"
         if effects.model == "ols" and effects.outcome == "log_growth":
-            text += f", about {_signed_share(np.expm1(row['coef']))} revenue"
-        return f"{_label(name)} ({text}, {_q(row['q_value'])})"
+            text += f", about {fmt.share(np.expm1(row['coef']), signed=True)} revenue"
+        return f"{_label(name)} ({text}, {fmt.p_value(row['q_value'], 'q')})"
 
     head = f"Holding the other criteria fixed (one model, n = {fmt.count(n)}), "
     if credible.empty:

@@ -254,11 +254,6 @@ def compare_outcome_separation(
     return table.reset_index(drop=True)
 
 
-def _p(value: float) -> str:
-    text = fmt.p_value(value)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
-
-
 #: How :func:`describe_separation` names the outcomes it knows.
 OUTCOME_WORDS = {
     "growth_dh": "future growth (symmetric growth)",
@@ -299,7 +294,7 @@ def describe_separation(
         what = OUTCOME_WORDS.get(str(outcome), str(outcome))
 
         def stat(r) -> str:
-            return f"{r.partition} {symbol} {fmt.estimate(getattr(r, rank_by), 2)}, {_p(r.p_value)}"
+            return f"{r.partition} {symbol} {fmt.estimate(getattr(r, rank_by), 2)}, {fmt.p_value(r.p_value, 'p')}"
 
         real = rows[rows["p_value"] < alpha]
         chance = rows[~(rows["p_value"] < alpha)]
