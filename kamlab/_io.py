@@ -217,24 +217,15 @@ def _check_sheet_name(name: str) -> str:
     return name
 
 
-# openpyxl stamps the save time into docProps/core.xml whatever the workbook says.
-_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
-
-
 def _deterministic_zip(data: bytes) -> bytes:
-    """The same workbook with fixed member timestamps and a fixed "modified" property, so equal
-    content gives equal bytes whenever it is written."""
+    """The same workbook with fixed member timestamps, so equal content gives equal bytes."""
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
             fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
             fixed.compress_type = zipfile.ZIP_DEFLATED
             fixed.external_attr = info.external_attr
-            member = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                stamp = _FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-                member = _MODIFIED.sub(rb"\g<1>" + stamp + rb"\g<2>", member)
-            dst.writestr(fixed, member)
+            dst.writestr(fixed, src.read(info.filename))
     return out.getvalue()
 
 
@@ -275,6 +266,7 @@ def write_excel(
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
+    from openpyxl.writer.excel import ExcelWriter
 
     sheets = {"Sheet1": frames} if isinstance(frames, pd.DataFrame) else dict(frames)
     if not sheets:
@@ -301,7 +293,9 @@ def write_excel(
         for i, width in enumerate(widths, start=1):
             sheet.column_dimensions[get_column_letter(i)].width = min(max_width, width + 2)
     buffer = io.BytesIO()
-    book.save(buffer)
+    # ExcelWriter, not book.save: save_workbook stamps the current time over the fixed one.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(book, archive).save()
     data = _deterministic_zip(buffer.getvalue())
     return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 

@@ -60,7 +60,7 @@ def share(value: Any, digits: int = 1, signed: bool = False) -> str:
     if is_missing(value):
         return MISSING
     text = f"{float(value) * 100:.{digits}f}%"
-    return f"+{text}" if signed and not text.startswith("-") else text
+    return _with_sign(text) if signed else text
 
 
 def count(value: Any) -> str:
@@ -101,7 +101,11 @@ def signed(value: Any, digits: int = 4) -> str:
     """:func:`estimate` with an explicit sign: ``'+0.13'``, ``'-0.22'``."""
     if is_missing(value):
         return MISSING
-    text = estimate(value, digits)
+    return _with_sign(estimate(value, digits))
+
+
+def _with_sign(text: str) -> str:
+    """A formatted number with an explicit ``+`` unless negative or exactly zero."""
     return text if text.startswith("-") or text == "0" else f"+{text}"
 
 

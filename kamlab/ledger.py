@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from kamlab import fmt
 from kamlab._io import atomic_write, write_csv
 
 __all__ = [
@@ -222,7 +223,6 @@ def describe_ledger(ledger: pd.DataFrame, source: dict[str, Any] | None = None) 
     >>> print(describe_ledger(book.to_frame(), {"file": "x.csv", "lines": 10, "signed_total": 100.0}))
     The import read x.csv: 10 lines, signed total 100. 3 rows were left out by 1 rule (missing_account_id 3), worth -12 (listed in the ledger below); nothing else was dropped.
     """
-    from kamlab import fmt
 
     parts = []
     if source:
@@ -234,13 +234,11 @@ def describe_ledger(ledger: pd.DataFrame, source: dict[str, Any] | None = None) 
         parts.append("Every row met the data contract: nothing was left out.")
         return " ".join(parts)
     rows = int(ledger["rows_dropped"].sum())
-    rules = ", ".join(
-        f"{r} {fmt.count(n)}"
-        for r, n in ledger.groupby("rule", sort=False)["rows_dropped"].sum().items()
-    )
+    by_rule = ledger.groupby("rule", sort=False)["rows_dropped"].sum()
+    rules = ", ".join(f"{r} {fmt.count(n)}" for r, n in by_rule.items())
     amount = ledger["amount"].dropna()
     worth = f", worth {fmt.money(amount.sum())}" if len(amount) else ""
-    n_rules = ledger["rule"].nunique()
+    n_rules = len(by_rule)
     parts.append(
         f"{fmt.count(rows)} rows were left out by {n_rules} rule{'s' if n_rules != 1 else ''} "
         f"({rules}){worth} (listed in the ledger below); nothing else was dropped."
