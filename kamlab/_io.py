@@ -209,8 +209,29 @@ def _cell(value: Any) -> Any:
     return _ILLEGAL_XML.sub("\ufffd", str(value))
 
 
+#: What Excel refuses in a sheet name, and its longest sheet name.
+_SHEET_FORBIDDEN = re.compile(r"[][:*?/\\]")
+_SHEET_MAX = 31
+
+
+def sheet_name(name: str, taken=()) -> str:
+    """A valid Excel sheet name made from ``name`` (forbidden characters become ``_``, cut to
+    31 characters), numbered ``~2``, ``~3``... when it is in ``taken``."""
+    clean = _SHEET_FORBIDDEN.sub("_", name).strip() or "unnamed"
+    base, n = clean[:_SHEET_MAX], 1
+    while base in taken:
+        n += 1
+        base = f"{clean[: _SHEET_MAX - len(str(n)) - 1]}~{n}"
+    return base
+
+
 def _check_sheet_name(name: str) -> str:
-    if not isinstance(name, str) or not name or len(name) > 31 or re.search(r"[][:*?/\\]", name):
+    if (
+        not isinstance(name, str)
+        or not name
+        or len(name) > _SHEET_MAX
+        or _SHEET_FORBIDDEN.search(name)
+    ):
         raise ValueError(
             f"sheet name {name!r} is not allowed in Excel (1-31 characters, none of [ ] : * ? / \\)"
         )

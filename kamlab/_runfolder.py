@@ -64,8 +64,7 @@ def check_out(out: Path, data) -> None:
     # A data folder: the run may neither lie inside it nor contain it. An input file (an
     # export, a public dataset, a mapping): the run may sit beside it, never on or around it.
     folders = [data.folder] if data.folder is not None else []
-    folders += [p for p in data.inputs if p.is_dir()]
-    files = [p for p in data.inputs if not p.is_dir()]
+    files = list(data.inputs)  # only files: the runner resolves a folder's inputs to its files
     for place in folders:
         if within(out, place) or within(place, out):
             raise RunRefused(

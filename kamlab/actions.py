@@ -81,14 +81,14 @@ class ActionList:
     def write(self, folder: str | os.PathLike) -> tuple[Path, Path]:
         """Write ``action_list.xlsx`` (a sheet with every account, then one per account
         manager) and ``action_list.csv`` into ``folder``; both spreadsheet-safe."""
-        from kamlab._io import write_csv, write_excel
+        from kamlab._io import sheet_name, write_csv, write_excel
 
         folder = Path(folder)
         frame = self.table
         sheets = {"All accounts": frame}
         if "account_manager" in frame and frame["account_manager"].notna().any():
             for manager, rows in frame.groupby("account_manager", sort=True):
-                sheets[_sheet_name(str(manager), sheets)] = rows
+                sheets[sheet_name(str(manager), sheets)] = rows
         xlsx = write_excel(sheets, folder / "action_list.xlsx")
         csv = write_csv(frame, folder / "action_list.csv", float_format="%.10g")
         return xlsx, csv
@@ -104,16 +104,6 @@ class ActionList:
             f"review takes them: at-risk key accounts, demotions, key accounts of low value, "
             f"promotions, valuable regular accounts, growth candidates."
         )
-
-
-def _sheet_name(name: str, taken) -> str:
-    """An Excel sheet name (≤ 31 characters, none of ``[]:*?/\\``) not used yet."""
-    clean = "".join("_" if ch in "[]:*?/\\" else ch for ch in name).strip() or "unnamed"
-    base, n = clean[:31], 1
-    while base in taken:
-        n += 1
-        base = f"{clean[: 31 - len(str(n)) - 1]}~{n}"
-    return base
 
 
 def _top_contributions(contributions: pd.DataFrame, k: int = 3) -> pd.Series:

@@ -25,7 +25,6 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d
 main.kamlab-report { max-width: 1100px; margin: auto; }
 main.kamlab-report img { max-width: 100%; height: auto; }
 main.kamlab-report pre { white-space: pre-wrap; }
-.jp-InputArea, .jp-InputPrompt, .jp-OutputPrompt { display: none; }
 a.anchor-link { display: none; }
 .kamlab-banner { border: 1px solid #c8d1dc; background: #f5f8fb; padding: 0.6em 1em;
   margin: 1em auto; max-width: 1100px; font-size: 0.95em; }

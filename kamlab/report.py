@@ -195,6 +195,10 @@ _FORMATS = {
 }
 
 
+#: The kind of number a row's unit (``show(..., by_unit=...)``) asks for.
+_UNIT_KINDS = {"share": "share", "accounts": "count", "count": "count", "money": "money"}
+
+
 def _kinds(columns: Iterable[str] | None, *names: Iterable[str]) -> dict[str, str]:
     """Each named column or measure → its kind of number. ``names`` holds one iterable of names
     per kind, in :data:`_FORMATS` order (money, share, count, estimate, signed, p); a later kind
@@ -415,12 +419,13 @@ def show(
         data = data.head(head)
     rules = _kinds(data.columns, money, share, count, estimate, signed, p)
     cells = pd.DataFrame(index=data.index)
-    units = {"share": fmt.share, "accounts": fmt.count, "count": fmt.count, "money": fmt.money}
+    by_unit = set(by_unit)
     for column in data.columns:
         values = data[column]
-        if column in set(by_unit):
+        if column in by_unit:
             cells[column] = [
-                units.get(str(u), fmt.estimate)(v) for u, v in zip(data[unit_column], values)
+                _formatter(_UNIT_KINDS.get(str(u), "estimate"), currency)(v)
+                for u, v in zip(data[unit_column], values)
             ]
         else:
             cells[column] = list(map(_formatter(rules.get(column), currency), values))
