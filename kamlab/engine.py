@@ -50,7 +50,7 @@ ACCOUNT_ATTRIBUTES = ("industry", "region", "size_band", "account_manager")
 INTERACTION_KINDS = ("support_ticket", "qbr", "nps")
 
 _SECONDS_PER_DAY = 86_400
-_DAWN = datetime(1, 1, 1)  # where the first bucket starts (kamlab.features.Calendar)
+DAWN = datetime(1, 1, 1)  # where the first bucket starts (kamlab.features.Calendar)
 
 
 @dataclass(frozen=True)
@@ -338,7 +338,7 @@ def _bucketed(table: ir.Table, days: ir.Table, first: ir.Column | None = None) -
         return table.join(days, on).select(*table.columns, "lo")
     edge = first.as_table()
     joined = table.cross_join(edge).left_join(days, on)
-    dawn = ibis.literal(_DAWN, type="timestamp")
+    dawn = ibis.literal(DAWN, type="timestamp")
     lo = ibis.ifelse(joined.lo.isnull() & (joined.t < joined[first.get_name()]), dawn, joined.lo)
     out = joined.select(*table.columns, lo=lo)
     return out.filter(out.lo.notnull())

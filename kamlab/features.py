@@ -24,7 +24,6 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 from functools import lru_cache
 from importlib.metadata import version
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from kamlab.data import Dataset
-from kamlab.engine import ACCOUNT_ATTRIBUTES, OUTCOME_COLUMNS, Layout
+from kamlab.engine import ACCOUNT_ATTRIBUTES, DAWN, OUTCOME_COLUMNS, Layout
 
 __all__ = [
     "ACCOUNT_ATTRIBUTES",
@@ -49,7 +48,7 @@ __all__ = [
 #: The tables of a :class:`Calendar`, as :func:`kamlab.engine.features_expr` takes them.
 CALENDAR_TABLES = ("cutoffs", "windows", "days", "lookback_days", "segment_days", "edges")
 DAYS_PER_MONTH = 365.25 / 12
-_DAWN = np.datetime64(datetime(1, 1, 1), "us")  # where the first bucket starts
+_DAWN = np.datetime64(DAWN, "us")  # where the first bucket starts
 
 
 def _days(value, name: str = "windows") -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -24,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from kamlab import fmt
 from kamlab._plot import axes, finish
 from kamlab._threads import limit_threads
+from kamlab.churn.survival import wilson_interval
 
 __all__ = [
     "ChurnClassifier",
@@ -33,8 +33,6 @@ __all__ = [
     "plot_reliability",
     "reliability_table",
 ]
-
-_Z95 = float(norm.ppf(0.975))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,9 +230,7 @@ def reliability_table(
     g = df.groupby("bin")
     n = g.size()
     obs = g["y"].mean()
-    z2 = _Z95**2
-    centre = (obs + z2 / (2 * n)) / (1 + z2 / n)
-    half = _Z95 * np.sqrt(obs * (1 - obs) / n + z2 / (4 * n**2)) / (1 + z2 / n)
+    low, high = wilson_interval(g["y"].sum(), n)
     out = pd.DataFrame(
         {
             "bin_low": edges[n.index],
@@ -242,8 +238,8 @@ def reliability_table(
             "n": n.to_numpy(),
             "mean_predicted": g["p"].mean().to_numpy(),
             "observed_rate": obs.to_numpy(),
-            "ci_low": (centre - half).to_numpy(),
-            "ci_high": (centre + half).to_numpy(),
+            "ci_low": low.to_numpy(),
+            "ci_high": high.to_numpy(),
         }
     )
     return out.reset_index(drop=True)

@@ -33,7 +33,9 @@ from kamlab.churn.survival import (
     kaplan_meier,
     logrank,
     plot_survival,
+    wilson_interval,
 )
+from kamlab.tiers import DESIGNATED, TIERS
 
 __all__ = [
     "MIN_EVENTS",
@@ -47,8 +49,6 @@ __all__ = [
 #: Fewest churn events a model of the criteria is fitted on.
 MIN_EVENTS = 10
 _DAY = pd.Timedelta(days=1)
-_TIERS = ("regular", "key", "strategic")
-_DESIGNATED = ("key", "strategic")
 EFFECT_COLUMNS = ("coef", "std_error", "ratio", "ci_low", "ci_high", "p_value", "q_value")
 
 
@@ -116,10 +116,10 @@ class ChurnByTier:
         per_tier = ", ".join(
             f"{tier} {fmt.count(t.loc[tier, 'churned'])} of {fmt.count(t.loc[tier, 'accounts'])}"
             f" ({fmt.share(t.loc[tier, 'churn_share'])})"
-            for tier in reversed(_TIERS)
+            for tier in reversed(TIERS)
             if t.loc[tier, "accounts"] > 0
         )
-        key = t.loc[list(_DESIGNATED)].sum()
+        key = t.loc[list(DESIGNATED)].sum()
         text = (
             f"Churn ({self.definition}) in the {self.horizon_days} days from "
             f"{self.cutoff.date()} to {self.end.date()}, by tier under '{self.rule_set}' at "
@@ -161,13 +161,13 @@ def _skipped_by_tier(timeline, rule_set: str, reason: str) -> ChurnByTier:
 
 def _tier_table(followed: pd.DataFrame) -> pd.DataFrame:
     grouped = followed.groupby("tier", observed=False)["event"].agg(["size", "sum"])
-    grouped = grouped.reindex(list(_TIERS)).fillna(0)
+    grouped = grouped.reindex(list(TIERS)).fillna(0)
     out = pd.DataFrame(
         {
             "accounts": [*grouped["size"].astype(int), len(followed)],
             "churned": [*grouped["sum"].astype(int), int(followed["event"].sum())],
         },
-        index=pd.Index([*_TIERS, "total"], name="tier"),
+        index=pd.Index([*TIERS, "total"], name="tier"),
     )
     out["churn_share"] = out["churned"] / out["accounts"].where(out["accounts"] > 0)
     return out
@@ -247,14 +247,6 @@ def churn_by_tier(dataset, timeline, rule_set="seed_weighted") -> ChurnByTier:
     )
 
 
-def _wilson(k: np.ndarray, n: np.ndarray, z: float = 1.959963984540054):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = k / n
-        centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return centre - half, centre + half
-
-
 def plot_churn_by_tier(result: ChurnByTier, ax=None, *, title: str | None = None):
     """Churn by tier: Kaplan-Meier curves when churn has dates, else the churn share of each
     tier with a 95 % Wilson interval.
@@ -287,9 +279,9 @@ def plot_churn_by_tier(result: ChurnByTier, ax=None, *, title: str | None = None
         ax.set_ylim(max(0.0, np.floor(lowest / 10) * 10 - 5), 101)
         return ax
     ax = axes(ax)
-    t = result.table.loc[list(_TIERS)]
+    t = result.table.loc[list(TIERS)]
     t = t[t["accounts"] > 0]
-    low, high = _wilson(t["churned"].to_numpy(float), t["accounts"].to_numpy(float))
+    low, high = wilson_interval(t["churned"].to_numpy(float), t["accounts"].to_numpy(float))
     share = t["churn_share"].to_numpy(float)
     ax.bar(range(len(t)), 100 * share, color="tab:blue", label="churned")
     ax.errorbar(

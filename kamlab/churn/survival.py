@@ -34,7 +34,17 @@ __all__ = [
 #: The accounts columns that make churn observable as dates (acquisition, churn).
 CHURN_DATE_COLUMNS = ("acquired_on", "churned_on")
 
-_Z95 = float(norm.ppf(0.975))
+#: The two-sided 95 % normal quantile.
+Z95 = float(norm.ppf(0.975))
+
+
+def wilson_interval(k, n):
+    """The Wilson 95 % interval of ``k`` successes in ``n`` trials (NaN where ``n`` is 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = k / n
+        centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
+        half = Z95 * np.sqrt(p * (1 - p) / n + Z95**2 / (4 * n**2)) / (1 + Z95**2 / n)
+    return centre - half, centre + half
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,8 +219,8 @@ def kaplan_meier(durations, events, groups=None, entry=None) -> pd.DataFrame:
         with np.errstate(divide="ignore", invalid="ignore"):
             inner = (s > 0) & (s < 1)
             ll_se = np.where(inner, se / (s * np.abs(np.log(np.where(inner, s, 0.5)))), np.nan)
-            lo = np.where(inner, s ** np.exp(_Z95 * ll_se), s)
-            hi = np.where(inner, s ** np.exp(-_Z95 * ll_se), s)
+            lo = np.where(inner, s ** np.exp(Z95 * ll_se), s)
+            hi = np.where(inner, s ** np.exp(-Z95 * ll_se), s)
         frames.append(
             pd.DataFrame(
                 {
@@ -288,8 +298,8 @@ def cox_ph(
             "coef": coef,
             "std_error": se,
             "hazard_ratio": np.exp(coef),
-            "ci_low": np.exp(coef - _Z95 * se),
-            "ci_high": np.exp(coef + _Z95 * se),
+            "ci_low": np.exp(coef - Z95 * se),
+            "ci_high": np.exp(coef + Z95 * se),
             "p_value": np.asarray(res.pvalues),
         }
     )

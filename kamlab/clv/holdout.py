@@ -217,7 +217,6 @@ def cumulative_purchases(
 
 
 # ----------------------------------------------------------------------------- the run's check
-_MODELS = ("BG/NBD", "Pareto/NBD", "Gamma-Gamma")
 PARAM_COLUMNS = (
     "model",
     "parameter",
