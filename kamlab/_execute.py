@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NotebookJob", "NotebookResult", "execute_fresh", "execute_jobs"]
+__all__ = ["KernelPool", "NotebookJob", "NotebookResult", "execute_fresh", "execute_jobs"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 KERNEL_NAME = "python3"
@@ -153,7 +156,8 @@ def _client_factory(timeout: int | None):
     return make
 
 
-async def _start_kernel(cwd: Path, threads: int | None, log: Path | None):
+async def _launch(cwd: Path, threads: int | None, log: Path, preload: bool):
+    """Start a kernel process and return its manager at once (the kernel boots on its own)."""
     from jupyter_client.manager import AsyncKernelManager
 
     env = dict(os.environ)
@@ -161,57 +165,177 @@ async def _start_kernel(cwd: Path, threads: int | None, log: Path | None):
         for name in THREAD_VARIABLES:
             env.setdefault(name, str(threads))
     km = AsyncKernelManager(kernel_name=KERNEL_NAME)
-    kwargs: dict[str, Any] = {"cwd": str(cwd), "env": env}
-    handle = None
-    if log is not None:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(log, "ab")
-        kwargs["stderr"] = handle
-    try:
-        await km.start_kernel(**kwargs)
-    finally:
-        if handle is not None:
-            handle.close()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as handle:
+        await km.start_kernel(
+            cwd=str(cwd), env=env, stderr=handle, extra_arguments=list(PRELOAD) if preload else []
+        )
+    return km
+
+
+async def _connect(km):
+    """A client of ``km``'s kernel once the kernel answers (after its preload)."""
     kc = km.client()
     kc.start_channels()
     await kc.wait_for_ready(timeout=120)
-    return km, kc
+    return kc
 
 
-async def _worker(
-    queue: asyncio.Queue,
-    results: dict,
-    cwd: Path,
-    threads: int | None,
-    log: Path | None,
-    timeout: int | None,
-    stop: asyncio.Event,
-    on_done: Callable[[NotebookResult], None],
-) -> None:
-    km = kc = None
-    factory = _client_factory(timeout)
-    try:
-        while not queue.empty() and not stop.is_set():
-            job: NotebookJob = queue.get_nowait()
-            if km is None:
-                km, kc = await _start_kernel(cwd, threads, log)
-            try:
-                result = await _run_on(factory, job, km, kc)
-            except Exception as exc:  # the kernel died between notebooks
-                result = NotebookResult(
-                    job.source.name, "failed", 0.0, None, f"{type(exc).__name__}: {exc}"
-                )
-            results[job.source.name] = result
-            on_done(result)
-            if result.status != "ok":
-                stop.set()
-                if not await km.is_alive():
-                    km = kc = None
-    finally:
+#: Kernel arguments that import the scientific stack while the kernel starts, before the run
+#: needs it; the namespace is reset before every notebook (``_prepare_code``) all the same.
+PRELOAD = ("--IPKernelApp.exec_lines=import kamlab._kernel as _k; _k.preload(); del _k",)
+
+
+class KernelPool:
+    """The kernels of one run, launched before the notebooks are ready to execute.
+
+    Launching returns at once: each kernel starts and imports the scientific stack in its own
+    process while the caller loads and validates the data. :meth:`execute` runs notebooks on
+    them; :meth:`close` shuts down what is still running and moves each kernel's log
+    (``kernel-N.log``, its standard error) into ``log_dir``.
+
+    Parameters
+    ----------
+    workers : int
+        Kernels, one per notebook executed at a time.
+    cwd : path
+        The kernels' working directory.
+    threads : int, optional
+        BLAS/OpenMP threads per kernel (``*_NUM_THREADS`` unless already set).
+    preload : bool
+        Import pandas, scikit-learn, statsmodels, Matplotlib and kamlab at kernel start.
+    """
+
+    def __init__(
+        self, workers: int, *, cwd: Path, threads: int | None = None, preload: bool = True
+    ):
+        self.workers = max(1, workers)
+        self._cwd, self._threads, self._preload = Path(cwd), threads, preload
+        self._logs = Path(tempfile.mkdtemp(prefix="kamlab-kernels-"))
+        self._loop = asyncio.new_event_loop()
+        self._spare: list = []
+        self._live: set = set()
+        try:
+            for i in range(self.workers):
+                self._spare.append(self._loop.run_until_complete(self._start(i)))
+        except BaseException:
+            self.close()
+            raise
+
+    def _log(self, worker: int) -> Path:
+        return self._logs / f"kernel-{worker + 1}.log"
+
+    async def _start(self, worker: int):
+        km = await _launch(self._cwd, self._threads, self._log(worker), self._preload)
+        self._live.add(km)
+        return km
+
+    async def _kernel(self, worker: int, km=None):
+        """A ready kernel for ``worker``: its launched one, else a new one."""
+        if km is None:
+            km = await self._start(worker)
+        return km, await _connect(km)
+
+    async def _stop(self, km, kc) -> None:
         if kc is not None:
             kc.stop_channels()
         if km is not None:
+            self._live.discard(km)
             await km.shutdown_kernel(now=True)
+
+    async def _worker(
+        self,
+        worker: int,
+        queue: asyncio.Queue,
+        results: dict,
+        timeout: int | None,
+        stop: asyncio.Event,
+        on_done: Callable[[NotebookResult], None],
+        reporter: ThreadPoolExecutor,
+    ) -> None:
+        km = self._spare[worker] if worker < len(self._spare) else None
+        kc = None
+        factory = _client_factory(timeout)
+        try:
+            while not queue.empty() and not stop.is_set():
+                job: NotebookJob = queue.get_nowait()
+                if kc is None:
+                    km, kc = await self._kernel(worker, km)
+                try:
+                    result = await _run_on(factory, job, km, kc)
+                except Exception as exc:  # the kernel died between notebooks
+                    result = NotebookResult(
+                        job.source.name, "failed", 0.0, None, f"{type(exc).__name__}: {exc}"
+                    )
+                results[job.source.name] = result
+                # Off the event loop: exporting a report must not hold up the other kernels.
+                await asyncio.get_running_loop().run_in_executor(reporter, on_done, result)
+                if result.status != "ok":
+                    stop.set()
+                    if not await km.is_alive():
+                        await self._stop(km, kc)
+                        km = kc = None
+        finally:
+            await self._stop(km, kc)
+
+    def execute(
+        self,
+        jobs: Sequence[NotebookJob],
+        *,
+        timeout: int | None = None,
+        on_done: Callable[[NotebookResult], None] | None = None,
+    ) -> list[NotebookResult]:
+        """Execute ``jobs`` on the kernels; results in the order of ``jobs``.
+
+        ``on_done`` is called with each result as it arrives, one call at a time, in a
+        thread of its own. After the first failure no new notebook is started (those running
+        finish); jobs never started are reported with status ``"not run"``. Each kernel
+        executes one ``execute`` call's jobs and is shut down after them.
+        """
+
+        async def main() -> dict:
+            queue: asyncio.Queue = asyncio.Queue()
+            for job in jobs:
+                queue.put_nowait(job)
+            results: dict[str, NotebookResult] = {}
+            stop = asyncio.Event()
+            n = max(1, min(self.workers, len(jobs)))
+            with ThreadPoolExecutor(1, thread_name_prefix="kamlab-report") as reporter:
+                await asyncio.gather(
+                    *(
+                        self._worker(
+                            i, queue, results, timeout, stop, on_done or (lambda r: None), reporter
+                        )
+                        for i in range(n)
+                    )
+                )
+            return results
+
+        results = self._loop.run_until_complete(main())
+        return [
+            results.get(job.source.name)
+            or NotebookResult(job.source.name, "not run", 0.0, None, "an earlier notebook failed")
+            for job in jobs
+        ]
+
+    def close(self, log_dir: Path | None = None) -> None:
+        """Shut down the kernels still running; move their logs into ``log_dir`` (or drop
+        them)."""
+        if not self._loop.is_closed():
+            for km in list(self._live):
+                self._loop.run_until_complete(self._stop(km, None))
+            self._loop.close()
+        if log_dir is not None and self._logs.is_dir():
+            log_dir.mkdir(parents=True, exist_ok=True)
+            for log in sorted(self._logs.glob("kernel-*.log")):
+                shutil.move(log, log_dir / log.name)
+        shutil.rmtree(self._logs, ignore_errors=True)
+
+    def __enter__(self) -> KernelPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def execute_jobs(
@@ -223,44 +347,14 @@ def execute_jobs(
     log_dir: Path | None = None,
     timeout: int | None = None,
     on_done: Callable[[NotebookResult], None] | None = None,
+    preload: bool = False,
 ) -> list[NotebookResult]:
-    """Execute ``jobs`` on ``workers`` long-lived kernels; results in the order of ``jobs``.
-
-    After the first failure no new notebook is started (those running finish). Jobs never
-    started are reported with status ``"not run"``.
-    """
-
-    async def main() -> dict:
-        queue: asyncio.Queue = asyncio.Queue()
-        for job in jobs:
-            queue.put_nowait(job)
-        results: dict[str, NotebookResult] = {}
-        stop = asyncio.Event()
-        n = max(1, min(workers, len(jobs)))
-        logs = [None if log_dir is None else log_dir / f"kernel-{i + 1}.log" for i in range(n)]
-        await asyncio.gather(
-            *(
-                _worker(
-                    queue,
-                    results,
-                    cwd,
-                    threads,
-                    logs[i],
-                    timeout,
-                    stop,
-                    on_done or (lambda r: None),
-                )
-                for i in range(n)
-            )
-        )
-        return results
-
-    results = asyncio.run(main())
-    return [
-        results.get(job.source.name)
-        or NotebookResult(job.source.name, "not run", 0.0, None, "an earlier notebook failed")
-        for job in jobs
-    ]
+    """Execute ``jobs`` on ``workers`` kernels started now (see :class:`KernelPool`)."""
+    pool = KernelPool(min(workers, max(1, len(jobs))), cwd=cwd, threads=threads, preload=preload)
+    try:
+        return pool.execute(jobs, timeout=timeout, on_done=on_done)
+    finally:
+        pool.close(log_dir)
 
 
 def execute_fresh(

@@ -16,6 +16,7 @@ hard-coding names, and a notebook publishing an undeclared table fails loudly.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import re
@@ -504,28 +505,72 @@ def table(frame: pd.DataFrame | pd.Series, name: str) -> pd.DataFrame | pd.Serie
 
 
 def figure(obj, name: str) -> None:
-    """Publish a figure (an Axes, array of Axes or Figure): during a run save it as PNG and
-    SVG. Returns nothing, so a notebook cell shows the figure itself and no Axes repr."""
+    """Publish a figure (an Axes, array of Axes or Figure).
+
+    In a notebook the figure is shown as PNG and closed, as the inline backend would; during
+    a run the same PNG bytes and an SVG are also saved in ``figures/``. Returns nothing, so a
+    notebook cell shows the figure itself and no Axes repr.
+    """
     folder = run_dir()
+    shown = _inline_kernel()
+    if folder is None and not shown:
+        return
     if folder is not None:
         _check_declared("figures", name)
-        fig = obj
-        if hasattr(fig, "flat"):
-            fig = next(iter(fig.flat))
-        fig = getattr(fig, "figure", fig)
+    fig = obj
+    if hasattr(fig, "flat"):
+        fig = next(iter(fig.flat))
+    fig = getattr(fig, "figure", fig)
+    # One PNG rendering serves the file and the notebook (the inline backend would draw the
+    # figure twice more); fixed metadata keeps the files byte-identical across runs.
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100, metadata={"Software": None}, bbox_inches="tight")
+    if folder is not None:
         out = folder / "figures"
-        import matplotlib
+        atomic_write(out / f"{_stem(name)}.png", lambda tmp: Path(tmp).write_bytes(png.getvalue()))
+        _save_svg(fig, out / f"{_stem(name)}.svg")
+    if shown:
+        import matplotlib.pyplot as plt
+        from IPython.display import display
 
-        for ext in ("png", "svg"):
-            # Fixed metadata keeps the files byte-identical across runs.
-            meta = {"Software": None} if ext == "png" else {"Date": None, "Creator": None}
-            with matplotlib.rc_context({"svg.hashsalt": "kamlab", "svg.id": None}):
-                atomic_write(
-                    out / f"{_stem(name)}.{ext}",
-                    lambda tmp, e=ext, m=meta: fig.savefig(
-                        tmp, format=e, dpi=100, metadata=m, bbox_inches="tight"
-                    ),
-                )
+        display({"image/png": png.getvalue(), "text/plain": repr(fig)}, raw=True)
+        plt.close(fig)
+
+
+def _save_svg(fig, path: Path) -> None:
+    import matplotlib
+
+    # The PNG rendering laid the figure out; keep that layout instead of solving it again.
+    engine = fig.get_layout_engine()
+    if engine is not None:
+        fig.set_layout_engine("none")
+    try:
+        with matplotlib.rc_context({"svg.hashsalt": "kamlab", "svg.id": None}):
+            atomic_write(
+                path,
+                lambda tmp: fig.savefig(
+                    tmp,
+                    format="svg",
+                    metadata={"Date": None, "Creator": None},
+                    bbox_inches="tight",
+                ),
+            )
+    finally:
+        if engine is not None:
+            fig.set_layout_engine(engine)
+
+
+def _inline_kernel() -> bool:
+    """True inside a Jupyter kernel whose Matplotlib backend is the inline one."""
+    import sys
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    import matplotlib
+
+    return "inline" in matplotlib.get_backend()
 
 
 def action_list(actions) -> None:

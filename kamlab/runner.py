@@ -329,77 +329,89 @@ def run_notebooks(
     source = _resolve_data(data, mapping)
     if out is not None:
         check_out(Path(out).expanduser().resolve(), source)
-    per_book = resolve_parameters(books, params_file, parameters)
-    given_dates = run_level(params_file, parameters)
+    # The kernels boot and import the stack while this process checks and loads the data.
+    with _start_kernels(books, jobs) as kernels:
+        per_book = resolve_parameters(books, params_file, parameters)
+        given_dates = run_level(params_file, parameters)
 
-    staging: Path | None = None
-    started = _now()
-    clock = time.perf_counter()
-    try:
-        if source.folder is None:  # converted inputs go into the run folder: stage first
-            staging = staging_for(out, source)
-        dataset, folder = _load(source, mapping, staging)
-        effective = {b.stem: {**declared_parameters(b), **per_book[b.stem]} for b in books}
-        timeline = Timeline.from_dataset(
-            dataset, **{**timeline_arguments(effective), **given_dates}
+        staging: Path | None = None
+        started = _now()
+        clock = time.perf_counter()
+        try:
+            if source.folder is None:  # converted inputs go into the run folder: stage first
+                staging = staging_for(out, source)
+            dataset, folder = _load(source, mapping, staging)
+            effective = {b.stem: {**declared_parameters(b), **per_book[b.stem]} for b in books}
+            timeline = Timeline.from_dataset(
+                dataset, **{**timeline_arguments(effective), **given_dates}
+            )
+            if out is None:
+                out = default_out(source.label, timeline.as_of)
+            out = Path(out).expanduser().resolve()
+            check_out(out, source)
+            mode = choose_mode(out, replace, notebooks is not None)
+            if mode == "update":
+                check_same_run(out, dataset, timeline, per_book)
+            if staging is None:
+                staging = staging_for(out, source)
+            elif staging.name != f".{out.name}.partial":
+                staging = move_staging(staging, out)
+            for sub in ("notebooks", "html", "tables", "figures", "logs"):
+                (staging / sub).mkdir(parents=True, exist_ok=True)
+            snapshot = report.write_snapshot(dataset, staging / ".snapshot")
+        except BaseException:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+            raise
+        load_seconds = round(time.perf_counter() - clock, 2)
+
+        for book in books:
+            per_book[book.stem] = {"data_dir": str(folder), **per_book[book.stem]}
+        manifest = _manifest(source, dataset, timeline, books, per_book, started, load_seconds)
+        write_manifest(staging / MANIFEST, manifest)  # the reports' banners read it as they finish
+        if progress:
+            print(
+                f"kamlab run: {len(books)} notebook(s) on {data} → {out}\n  {timeline.describe()}",
+                file=sys.stderr,
+            )
+        results = _execute(
+            kernels, books, per_book, staging, snapshot, folder, progress, source.label
         )
-        if out is None:
-            out = default_out(source.label, timeline.as_of)
-        out = Path(out).expanduser().resolve()
-        check_out(out, source)
-        mode = choose_mode(out, replace, notebooks is not None)
+        shutil.rmtree(staging / ".snapshot", ignore_errors=True)
+        manifest["notebooks"] = results
+        manifest["finished"] = _now()
+        failed = [r for r in results if r["status"] != "ok"]
+        manifest["status"] = "failed" if failed else "ok"
+        if failed:
+            write_manifest(staging / MANIFEST, manifest)
+            target = free_name(out.with_name(f"{out.name}.failed"))
+            staging.rename(target)
+            first = next(r for r in failed if r["status"] == "failed")
+            where = f"cell {first['cell']}" if first.get("cell") else "before any cell ran"
+            raise RunFailed(
+                f"{first['notebook']} failed in {where}: {first['error']}\n"
+                f"partial results kept in {target} (see its manifest.json and the "
+                f"executed notebook for the full traceback)",
+                target,
+            )
         if mode == "update":
-            check_same_run(out, dataset, timeline, per_book)
-        if staging is None:
-            staging = staging_for(out, source)
-        elif staging.name != f".{out.name}.partial":
-            staging = move_staging(staging, out)
-        for sub in ("notebooks", "html", "tables", "figures", "logs"):
-            (staging / sub).mkdir(parents=True, exist_ok=True)
-        snapshot = report.write_snapshot(dataset, staging / ".snapshot")
-    except BaseException:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        raise
-    load_seconds = round(time.perf_counter() - clock, 2)
+            merge_into(out, staging, manifest, books)
+        else:
+            write_manifest(staging / MANIFEST, manifest)
+            report.write_index(staging)
+            put_in_place(staging, out)
+        if progress:
+            total = time.perf_counter() - clock
+            print(f"done: {len(results)} notebook(s) in {total:.1f} s → {out}", file=sys.stderr)
+        return out
 
-    for book in books:
-        per_book[book.stem] = {"data_dir": str(folder), **per_book[book.stem]}
-    manifest = _manifest(source, dataset, timeline, books, per_book, started, load_seconds)
-    write_manifest(staging / MANIFEST, manifest)  # the reports' banners read it as they finish
-    if progress:
-        print(
-            f"kamlab run: {len(books)} notebook(s) on {data} → {out}\n  {timeline.describe()}",
-            file=sys.stderr,
-        )
-    results = _execute(books, per_book, staging, snapshot, folder, jobs, progress, source.label)
-    shutil.rmtree(staging / ".snapshot", ignore_errors=True)
-    manifest["notebooks"] = results
-    manifest["finished"] = _now()
-    failed = [r for r in results if r["status"] != "ok"]
-    manifest["status"] = "failed" if failed else "ok"
-    if failed:
-        write_manifest(staging / MANIFEST, manifest)
-        target = free_name(out.with_name(f"{out.name}.failed"))
-        staging.rename(target)
-        first = next(r for r in failed if r["status"] == "failed")
-        where = f"cell {first['cell']}" if first.get("cell") else "before any cell ran"
-        raise RunFailed(
-            f"{first['notebook']} failed in {where}: {first['error']}\n"
-            f"partial results kept in {target} (see its manifest.json and the "
-            f"executed notebook for the full traceback)",
-            target,
-        )
-    if mode == "update":
-        merge_into(out, staging, manifest, books)
-    else:
-        write_manifest(staging / MANIFEST, manifest)
-        report.write_index(staging)
-        put_in_place(staging, out)
-    if progress:
-        total = time.perf_counter() - clock
-        print(f"done: {len(results)} notebook(s) in {total:.1f} s → {out}", file=sys.stderr)
-    return out
+
+def _start_kernels(books, jobs: int):
+    from kamlab._execute import KernelPool
+
+    workers = max(1, min(jobs, len(books)))
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    return KernelPool(workers, cwd=books[0].parent, threads=threads)
 
 
 def _manifest(source: _Data, dataset, timeline, books, per_book, started, load_seconds) -> dict:
@@ -431,19 +443,19 @@ def _manifest(source: _Data, dataset, timeline, books, per_book, started, load_s
 
 
 def _execute(
+    kernels,
     books,
     per_book,
     staging: Path,
     snapshot: Path,
     folder: Path,
-    jobs: int,
     progress: bool,
     label: str = "",
 ) -> list[dict]:
     import nbconvert  # noqa: F401 - imported now, not when the first notebook finishes
 
     from kamlab import registry, report
-    from kamlab._execute import NotebookJob, execute_jobs
+    from kamlab._execute import NotebookJob
 
     order = sorted(books, key=lambda b: -registry.expected_seconds(b.stem))  # longest first
     work = [
@@ -474,15 +486,8 @@ def _execute(
                 file=sys.stderr,
             )
 
-    threads = max(1, (os.cpu_count() or 1) // max(1, min(jobs, len(books))))
-    results = execute_jobs(
-        work,
-        workers=jobs,
-        threads=threads if jobs > 1 else None,
-        cwd=books[0].parent,
-        log_dir=staging / "logs",
-        on_done=done,
-    )
+    results = kernels.execute(work, on_done=done)
+    kernels.close(staging / "logs")
     by_name = {r.notebook: r.to_dict() for r in results}
     return [{**by_name[b.name], "parameters": per_book[b.stem]} for b in books]
 

@@ -105,18 +105,29 @@ def make_model(kind: str = "ridge", task: str = "regression", random_state: int 
 
 def _fit_model(kind: str, X: pd.DataFrame, y: pd.Series, random_state: int):
     """Fit :func:`make_model` on the columns of ``X`` with at least one observed value;
-    returns the estimator, the task and the columns used."""
+    returns the estimator, the task and the columns used.
+
+    The estimator sees plain float arrays (the columns used are returned): scikit-learn
+    checks a DataFrame's columns on every call, which made the permutation importance's
+    hundreds of predictions cost more than the model.
+    """
     cols = [c for c in X.columns if X[c].notna().any()]
     if not cols:
         raise ValueError("every feature is missing in the training rows")
     task = "classification" if _is_binary(y) else "regression"
     with limit_threads(len(y)):
-        return make_model(kind, task, random_state).fit(X[cols], y), task, cols
+        est = make_model(kind, task, random_state).fit(_matrix(X[cols]), y.to_numpy())
+    return est, task, cols
+
+
+def _matrix(X: pd.DataFrame) -> np.ndarray:
+    return X.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _predict(est, task: str, X: pd.DataFrame) -> np.ndarray:
     with limit_threads(len(X)):
-        return est.predict(X) if task == "regression" else est.predict_proba(X)[:, 1]
+        values = _matrix(X)
+        return est.predict(values) if task == "regression" else est.predict_proba(values)[:, 1]
 
 
 def _xy(frame: pd.DataFrame, feature_columns: Sequence[str], outcome: str):
@@ -329,6 +340,7 @@ def permutation_importance_table(
     X_te = X_te[used]
     scoring = "r2" if task == "regression" else "roc_auc"
     with limit_threads(len(X_te)):
+        X_te, y_te = _matrix(X_te), y_te.to_numpy()
         reps = permutation_importance(
             est, X_te, y_te, scoring=scoring, n_repeats=n_repeats, random_state=random_state
         ).importances

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.metrics import (
@@ -373,7 +374,8 @@ def stability(
     samples = rng.integers(0, n, size=(n_boot, n))
     seeds = rng.integers(0, 2**31 - 1, size=n_boot)
     rows = []
-    with limit_threads(n):
+    # Z is prepared and finite: skip scikit-learn's per-call checks across the many refits.
+    with limit_threads(n), config_context(assume_finite=True, skip_parameter_validation=True):
         for k in k_range:
             full = segmenter.make_model(int(k)).fit_predict(Z)
             ari = np.array(
