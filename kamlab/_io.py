@@ -322,8 +322,11 @@ def write_excel(
 
 
 # --------------------------------------------------------------------------- YAML
-#: The safe loader, on libyaml's parser when PyYAML was built with it (ten times faster).
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# The safe loader on libyaml's parser when PyYAML was built with it (ten times faster).
+try:
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeLoader  # type: ignore[assignment]
 
 
 class _StrictLoader(SafeLoader):
