@@ -15,7 +15,17 @@ REFERENCE = REPO.parent / "shared" / "reference"
 
 
 def reference_path(*parts: str) -> Path:
-    """Path under ../shared/reference, or skip the test with the reason when it is absent."""
+    """Path under ../shared/reference, or skip the test with the reason when it is absent.
+
+    Only for tests marked ``reference`` (``make test-fast`` leaves them out): one that is not
+    marked fails here, so the marker cannot drift from what a test reads.
+    """
+    item = _RUNNING.get("item")
+    if item is not None and item.get_closest_marker("reference") is None:
+        pytest.fail(
+            f"{item.nodeid} reads ../shared/reference but is not marked @pytest.mark.reference",
+            pytrace=False,
+        )
     path = REFERENCE.joinpath(*parts)
     if not path.exists():
         pytest.skip(
@@ -59,6 +69,14 @@ def tiny_dir(tmp_path: Path) -> Path:
     )
     (tmp_path / "interactions.csv").write_text("account_id,date,kind,value\nA1,2022-02-01,nps,9\n")
     return tmp_path
+
+
+_RUNNING: dict[str, pytest.Item] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    _RUNNING["item"] = item  # for reference_path, which module fixtures call in setup too
 
 
 @pytest.hookimpl(tryfirst=True)

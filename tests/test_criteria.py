@@ -408,6 +408,7 @@ def test_with_caps_changes_counts(sample_features):
 
 
 # --------------------------------------------------------------------------- UCI wholesale
+@pytest.mark.reference
 def test_uci_wholesale_size_only_tiers():
     path = reference_path("uci-wholesale-customers", "customers.csv")
     customers = pd.read_csv(path)

@@ -8,6 +8,8 @@ from conftest import reference_path
 
 from kamlab.datasets import from_cdnow, from_online_retail
 
+pytestmark = pytest.mark.reference  # every test here reads ../shared/reference
+
 
 @pytest.fixture(scope="module")
 def online_retail():

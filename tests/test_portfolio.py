@@ -195,6 +195,7 @@ def test_sample_concentration(sample_dataset):
 
 
 # --------------------------------------------------------------------------- UCI wholesale
+@pytest.mark.reference
 def test_uci_wholesale_concentration():
     path = reference_path("uci-wholesale-customers", "customers.csv")
     customers = pd.read_csv(path)
