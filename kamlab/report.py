@@ -521,43 +521,46 @@ def figure(obj, name: str) -> None:
     if hasattr(fig, "flat"):
         fig = next(iter(fig.flat))
     fig = getattr(fig, "figure", fig)
-    # One PNG rendering serves the file and the notebook (the inline backend would draw the
-    # figure twice more); fixed metadata keeps the files byte-identical across runs.
-    png = io.BytesIO()
-    fig.savefig(png, format="png", dpi=100, metadata={"Software": None}, bbox_inches="tight")
+    png, svg = _render(fig, svg=folder is not None)
     if folder is not None:
         out = folder / "figures"
-        atomic_write(out / f"{_stem(name)}.png", lambda tmp: Path(tmp).write_bytes(png.getvalue()))
-        _save_svg(fig, out / f"{_stem(name)}.svg")
+        atomic_write(out / f"{_stem(name)}.png", lambda tmp: Path(tmp).write_bytes(png))
+        atomic_write(out / f"{_stem(name)}.svg", lambda tmp: Path(tmp).write_bytes(svg))
     if shown:
         import matplotlib.pyplot as plt
         from IPython.display import display
 
-        display({"image/png": png.getvalue(), "text/plain": repr(fig)}, raw=True)
+        display({"image/png": png, "text/plain": repr(fig)}, raw=True)
         plt.close(fig)
 
 
-def _save_svg(fig, path: Path) -> None:
+def _render(fig, svg: bool) -> tuple[bytes, bytes]:
+    """The figure as PNG (100 dpi) and, when asked, SVG bytes, cropped as ``bbox_inches=
+    "tight"`` would, with fixed metadata so that equal figures give equal bytes.
+
+    The layout (e.g. constrained) is solved and the crop measured once for both formats; the
+    inline backend and two "tight" saves would draw the figure six times, this draws it three.
+    """
     import matplotlib
 
-    # The PNG rendering laid the figure out; keep that layout instead of solving it again.
     engine = fig.get_layout_engine()
+    fig.draw_without_rendering()
     if engine is not None:
         fig.set_layout_engine("none")
     try:
-        with matplotlib.rc_context({"svg.hashsalt": "kamlab", "svg.id": None}):
-            atomic_write(
-                path,
-                lambda tmp: fig.savefig(
-                    tmp,
-                    format="svg",
-                    metadata={"Date": None, "Creator": None},
-                    bbox_inches="tight",
-                ),
-            )
+        box = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=100, metadata={"Software": None}, bbox_inches=box)
+        vector = io.BytesIO()
+        if svg:
+            with matplotlib.rc_context({"svg.hashsalt": "kamlab", "svg.id": None}):
+                fig.savefig(
+                    vector, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches=box
+                )
     finally:
         if engine is not None:
             fig.set_layout_engine(engine)
+    return png.getvalue(), vector.getvalue()
 
 
 def _inline_kernel() -> bool:

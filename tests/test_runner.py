@@ -169,6 +169,7 @@ def test_invalid_data_is_refused_before_running(books, tiny_dir, tmp_path_factor
     assert list(runs.iterdir()) == []  # no .partial left behind
 
 
+@pytest.mark.reference
 @pytest.mark.slow  # executes notebooks
 def test_adapter_data_spec_converts_into_the_run_folder(books, tmp_path):
     source = reference_path("cdnow", "CDNOW_sample.txt")
