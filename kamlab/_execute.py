@@ -3,8 +3,8 @@
 ``kamlab run`` executes seven notebooks that all import the same scientific stack; starting a
 kernel and importing pandas, scikit-learn and statsmodels costs about three seconds each time.
 Here a :class:`KernelPool` launches one kernel per worker as soon as the run's arguments are
-checked, and each kernel imports the stack while it starts (``PRELOAD``), in parallel with the
-data load in the calling process. Each worker then executes its share of the notebooks on its
+checked, and each kernel runs the notebooks' import statements while it starts
+(:func:`notebook_imports`), in parallel with the data load in the calling process. Each worker then executes its share of the notebooks on its
 kernel, one after the other, resetting the kernel's state in between (user namespace, open
 figures, Matplotlib and pandas options, warning filters, working directory and the
 ``KAMLAB_*`` variables), so a notebook sees the same state it would see in a fresh kernel.
@@ -159,7 +159,7 @@ def _client_factory(timeout: int | None):
     return make
 
 
-async def _launch(cwd: Path, threads: int | None, log: Path, preload: bool):
+async def _launch(cwd: Path, threads: int | None, log: Path, preload: str):
     """Start a kernel process and return its manager at once (the kernel boots on its own)."""
     from jupyter_client.manager import AsyncKernelManager
 
@@ -171,7 +171,7 @@ async def _launch(cwd: Path, threads: int | None, log: Path, preload: bool):
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as handle:
         await km.start_kernel(
-            cwd=str(cwd), env=env, stderr=handle, extra_arguments=list(PRELOAD) if preload else []
+            cwd=str(cwd), env=env, stderr=handle, extra_arguments=_preload_arguments(preload)
         )
     return km
 
@@ -184,9 +184,52 @@ async def _connect(km):
     return kc
 
 
-#: Kernel arguments that import the scientific stack while the kernel starts, before the run
-#: needs it; the namespace is reset before every notebook (``_prepare_code``) all the same.
-PRELOAD = ("--IPKernelApp.exec_lines=import kamlab._kernel as _k; _k.preload(); del _k",)
+def _preload_arguments(statements: str) -> list[str]:
+    """Kernel arguments that run ``statements`` while the kernel starts, before any notebook
+    (the namespace is reset before every notebook all the same, see ``_prepare_code``)."""
+    if not statements:
+        return []
+    code = f"import kamlab._kernel as _k; _k.preload({statements!r}); del _k"
+    return [f"--IPKernelApp.exec_lines={code}"]
+
+
+def notebook_imports(notebooks: Sequence[Path]) -> str:
+    """The top-level ``import`` statements of the notebooks' code cells, one per line, each
+    once: what a kernel can import before it knows which notebook it will run.
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "01_x.ipynb"
+    >>> cells = [{"cell_type": "code", "source": ["%matplotlib inline\\n", "import numpy as np\\n",
+    ...           "from kamlab import (fmt,\\n", "    tiers)\\n", "if True:\\n", "    import os"]}]
+    >>> _ = path.write_text(json.dumps({"cells": cells}))
+    >>> print(notebook_imports([path, path]))
+    import numpy as np
+    from kamlab import fmt, tiers
+    """
+    import ast
+    import json
+
+    seen: dict[str, None] = {}
+    for path in notebooks:
+        for cell in json.loads(Path(path).read_text(encoding="utf-8")).get("cells", []):
+            if cell.get("cell_type") != "code":
+                continue
+            source = cell.get("source", "")
+            lines = (source if isinstance(source, str) else "".join(source)).splitlines()
+            # IPython magics and shell escapes are not Python: blank them, keep line numbers.
+            code = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in lines)
+            try:
+                tree = ast.parse(code)
+            except SyntaxError:
+                continue
+            for node in tree.body:
+                if isinstance(node, ast.Import | ast.ImportFrom) and not (
+                    isinstance(node, ast.ImportFrom) and node.level
+                ):
+                    seen.setdefault(ast.unparse(node), None)
+    return "\n".join(seen)
 
 
 class KernelPool:
@@ -205,13 +248,12 @@ class KernelPool:
         The kernels' working directory.
     threads : int, optional
         BLAS/OpenMP threads per kernel (``*_NUM_THREADS`` unless already set).
-    preload : bool
-        Import pandas, scikit-learn, statsmodels, Matplotlib and kamlab at kernel start.
+    preload : str
+        Import statements each kernel runs as it starts, e.g. :func:`notebook_imports` of the
+        notebooks it will execute.
     """
 
-    def __init__(
-        self, workers: int, *, cwd: Path, threads: int | None = None, preload: bool = True
-    ):
+    def __init__(self, workers: int, *, cwd: Path, threads: int | None = None, preload: str = ""):
         self.workers = max(1, workers)
         self._cwd, self._threads, self._preload = Path(cwd), threads, preload
         self._logs = Path(tempfile.mkdtemp(prefix="kamlab-kernels-"))
@@ -350,7 +392,7 @@ def execute_jobs(
     log_dir: Path | None = None,
     timeout: int | None = None,
     on_done: Callable[[NotebookResult], None] | None = None,
-    preload: bool = False,
+    preload: str = "",
 ) -> list[NotebookResult]:
     """Execute ``jobs`` on ``workers`` kernels started now (see :class:`KernelPool`)."""
     pool = KernelPool(min(workers, max(1, len(jobs))), cwd=cwd, threads=threads, preload=preload)

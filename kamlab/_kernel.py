@@ -9,41 +9,6 @@ import warnings
 from typing import Any
 
 _PRISTINE: dict[str, Any] = {}
-#: What the notebooks import, directly or on first use, imported at kernel start by
-#: :func:`preload` (``kamlab._execute.PRELOAD``).
-PRELOAD_MODULES = (
-    "pandas",
-    "matplotlib.pyplot",
-    "seaborn",
-    "scipy.stats",
-    "statsmodels.discrete.discrete_model",
-    "statsmodels.duration.hazard_regression",
-    "statsmodels.regression.linear_model",
-    "statsmodels.stats.multitest",
-    "statsmodels.stats.outliers_influence",
-    "sklearn.ensemble",
-    "sklearn.impute",
-    "sklearn.inspection",
-    "sklearn.linear_model",
-    "sklearn.metrics",
-    "sklearn.pipeline",
-    "sklearn.preprocessing",
-    "duckdb",
-    "openpyxl",
-    "kamlab.actions",
-    "kamlab.churn",
-    "kamlab.clv",
-    "kamlab.criteria",
-    "kamlab.features",
-    "kamlab.growth",
-    "kamlab.ledger",
-    "kamlab.plotting",
-    "kamlab.portfolio",
-    "kamlab.report",
-    "kamlab.review",
-    "kamlab.segment",
-    "kamlab.tiers",
-)
 #: The pandas option groups a notebook may change for display.
 _OPTION_GROUPS = ("display", "styler")
 
@@ -65,14 +30,14 @@ def _pandas_options() -> dict[str, Any]:
     return found
 
 
-def preload() -> None:
-    """Import :data:`PRELOAD_MODULES` (those that import) into the kernel, not its namespace."""
-    import importlib
-
-    for name in PRELOAD_MODULES:
+def preload(statements: str) -> None:
+    """Run import statements (one per line) in a scratch namespace: the modules are imported
+    into the kernel, not into the notebook's namespace. One that fails is skipped; the
+    notebook that needs it reports the error itself."""
+    for line in statements.splitlines():
         try:
-            importlib.import_module(name)
-        except ImportError:  # not installed: the notebook that needs it says so itself
+            exec(compile(line, "<kamlab preload>", "exec"), {})
+        except Exception:  # the notebook's own import reports the error
             pass
 
 

@@ -407,11 +407,13 @@ def run_notebooks(
 
 
 def _start_kernels(books, jobs: int):
-    from kamlab._execute import KernelPool
+    from kamlab._execute import KernelPool, notebook_imports
 
     workers = max(1, min(jobs, len(books)))
     threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
-    return KernelPool(workers, cwd=books[0].parent, threads=threads)
+    return KernelPool(
+        workers, cwd=books[0].parent, threads=threads, preload=notebook_imports(books)
+    )
 
 
 def _manifest(source: _Data, dataset, timeline, books, per_book, started, load_seconds) -> dict:
