@@ -218,7 +218,8 @@ def action_list(
         ),
     }
     flag_frame = pd.DataFrame(flags).fillna(False).astype(bool)
-    out["flags"] = [", ".join(f for f in FLAGS if row[f]) for _, row in flag_frame.iterrows()]
+    names = np.asarray(FLAGS, dtype=object)
+    out["flags"] = [", ".join(names[row]) for row in flag_frame[list(FLAGS)].to_numpy()]
     first_flag = np.where(flag_frame.any(axis=1), flag_frame.to_numpy().argmax(axis=1), len(FLAGS))
     tier_rank = -pd.Categorical(out["tier"], categories=TIERS, ordered=True).codes
     order = np.lexsort(

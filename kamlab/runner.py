@@ -329,11 +329,11 @@ def run_notebooks(
     source = _resolve_data(data, mapping)
     if out is not None:
         check_out(Path(out).expanduser().resolve(), source)
-    # The kernels boot and import the stack while this process checks and loads the data.
+    per_book = resolve_parameters(books, params_file, parameters)
+    given_dates = run_level(params_file, parameters)
+    # The kernels boot and import what the notebooks import while this process loads and
+    # checks the data.
     with _start_kernels(books, jobs) as kernels:
-        per_book = resolve_parameters(books, params_file, parameters)
-        given_dates = run_level(params_file, parameters)
-
         staging: Path | None = None
         started = _now()
         clock = time.perf_counter()
