@@ -4,10 +4,11 @@
 kernel and importing pandas, scikit-learn and statsmodels costs about three seconds each time.
 Here a :class:`KernelPool` launches one kernel per worker as soon as the run's arguments are
 checked, and each kernel runs the notebooks' import statements while it starts
-(:func:`notebook_imports`), in parallel with the data load in the calling process. Each worker then executes its share of the notebooks on its
-kernel, one after the other, resetting the kernel's state in between (user namespace, open
-figures, Matplotlib and pandas options, warning filters, working directory and the
-``KAMLAB_*`` variables), so a notebook sees the same state it would see in a fresh kernel.
+(:func:`notebook_imports`), in parallel with the data load in the calling process. Each
+worker then executes its share of the notebooks on its kernel, one after the other,
+resetting the kernel's state in between (user namespace, open figures, Matplotlib and pandas
+options, warning filters, working directory and the ``KAMLAB_*`` variables), so a notebook
+sees the same state it would see in a fresh kernel.
 Workers run concurrently (``jobs``); each kernel gets its share of the cores for BLAS and
 OpenMP.
 
@@ -19,6 +20,7 @@ nbclient.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
@@ -30,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KernelPool", "NotebookJob", "NotebookResult", "execute_fresh", "execute_jobs"]
+__all__ = ["KernelPool", "NotebookJob", "NotebookResult", "execute_fresh", "notebook_imports"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 KERNEL_NAME = "python3"
@@ -159,28 +161,34 @@ def _client_factory(timeout: int | None):
     return make
 
 
-async def _launch(cwd: Path, threads: int | None, log: Path, preload: str):
-    """Start a kernel process and return its manager at once (the kernel boots on its own)."""
+def _manager():
     from jupyter_client.manager import AsyncKernelManager
 
+    return AsyncKernelManager(kernel_name=KERNEL_NAME)
+
+
+async def _launch(km, cwd: Path, threads: int | None, log: Path, preload: str) -> None:
+    """Start ``km``'s kernel process; returns at once (the kernel boots on its own)."""
     env = dict(os.environ)
     if threads is not None:
         for name in THREAD_VARIABLES:
             env.setdefault(name, str(threads))
-    km = AsyncKernelManager(kernel_name=KERNEL_NAME)
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as handle:
         await km.start_kernel(
             cwd=str(cwd), env=env, stderr=handle, extra_arguments=_preload_arguments(preload)
         )
-    return km
 
 
 async def _connect(km):
     """A client of ``km``'s kernel once the kernel answers (after its preload)."""
     kc = km.client()
     kc.start_channels()
-    await kc.wait_for_ready(timeout=120)
+    try:
+        await kc.wait_for_ready(timeout=120)
+    except BaseException:
+        kc.stop_channels()
+        raise
     return kc
 
 
@@ -258,35 +266,45 @@ class KernelPool:
         self._cwd, self._threads, self._preload = Path(cwd), threads, preload
         self._logs = Path(tempfile.mkdtemp(prefix="kamlab-kernels-"))
         self._loop = asyncio.new_event_loop()
-        self._spare: list = []
+        self._spare: list = [None] * self.workers
         self._live: set = set()
+        self._used = False
         try:
             for i in range(self.workers):
-                self._spare.append(self._loop.run_until_complete(self._start(i)))
+                self._spare[i] = self._run(self._start(i))
         except BaseException:
             self.close()
+            raise
+
+    def _run(self, coro):
+        """Run ``coro`` on the pool's loop; on any exit but its end (an error elsewhere,
+        Ctrl-C) cancel it and let its ``finally`` blocks shut their kernels down."""
+        task = self._loop.create_task(coro)
+        try:
+            return self._loop.run_until_complete(task)
+        except BaseException:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    self._loop.run_until_complete(task)
             raise
 
     def _log(self, worker: int) -> Path:
         return self._logs / f"kernel-{worker + 1}.log"
 
     async def _start(self, worker: int):
-        km = await _launch(self._cwd, self._threads, self._log(worker), self._preload)
-        self._live.add(km)
+        km = _manager()
+        self._live.add(km)  # before the process exists: close() stops it whatever happens
+        await _launch(km, self._cwd, self._threads, self._log(worker), self._preload)
         return km
-
-    async def _kernel(self, worker: int, km=None):
-        """A ready kernel for ``worker``: its launched one, else a new one."""
-        if km is None:
-            km = await self._start(worker)
-        return km, await _connect(km)
 
     async def _stop(self, km, kc) -> None:
         if kc is not None:
             kc.stop_channels()
         if km is not None:
             self._live.discard(km)
-            await km.shutdown_kernel(now=True)
+            if km.has_kernel:
+                await km.shutdown_kernel(now=True)
 
     async def _worker(
         self,
@@ -298,28 +316,30 @@ class KernelPool:
         on_done: Callable[[NotebookResult], None],
         reporter: ThreadPoolExecutor,
     ) -> None:
-        km = self._spare[worker] if worker < len(self._spare) else None
+        km, self._spare[worker] = self._spare[worker], None
         kc = None
         factory = _client_factory(timeout)
         try:
             while not queue.empty() and not stop.is_set():
                 job: NotebookJob = queue.get_nowait()
-                if kc is None:
-                    km, kc = await self._kernel(worker, km)
                 try:
+                    if km is None:
+                        km = await self._start(worker)
+                    if kc is None:
+                        kc = await _connect(km)
                     result = await _run_on(factory, job, km, kc)
-                except Exception as exc:  # the kernel died between notebooks
+                except Exception as exc:  # the kernel did not start, or died between notebooks
                     result = NotebookResult(
                         job.source.name, "failed", 0.0, None, f"{type(exc).__name__}: {exc}"
                     )
                 results[job.source.name] = result
+                if result.status != "ok":
+                    stop.set()  # before the report: no other worker takes a new notebook
                 # Off the event loop: exporting a report must not hold up the other kernels.
                 await asyncio.get_running_loop().run_in_executor(reporter, on_done, result)
-                if result.status != "ok":
-                    stop.set()
-                    if not await km.is_alive():
-                        await self._stop(km, kc)
-                        km = kc = None
+                if result.status != "ok" and km is not None and not await km.is_alive():
+                    await self._stop(km, kc)
+                    km = kc = None
         finally:
             await self._stop(km, kc)
 
@@ -330,13 +350,16 @@ class KernelPool:
         timeout: int | None = None,
         on_done: Callable[[NotebookResult], None] | None = None,
     ) -> list[NotebookResult]:
-        """Execute ``jobs`` on the kernels; results in the order of ``jobs``.
+        """Execute ``jobs`` on the kernels (once per pool); results in the order of ``jobs``.
 
         ``on_done`` is called with each result as it arrives, one call at a time, in a
         thread of its own. After the first failure no new notebook is started (those running
-        finish); jobs never started are reported with status ``"not run"``. Each kernel
-        executes one ``execute`` call's jobs and is shut down after them.
+        finish); jobs never started are reported with status ``"not run"``. The kernels are
+        shut down after the jobs.
         """
+        if self._used:
+            raise RuntimeError("a KernelPool executes one list of jobs; start a new pool")
+        self._used = True
 
         async def main() -> dict:
             queue: asyncio.Queue = asyncio.Queue()
@@ -345,18 +368,17 @@ class KernelPool:
             results: dict[str, NotebookResult] = {}
             stop = asyncio.Event()
             n = max(1, min(self.workers, len(jobs)))
+            done = on_done or (lambda r: None)
             with ThreadPoolExecutor(1, thread_name_prefix="kamlab-report") as reporter:
-                await asyncio.gather(
-                    *(
-                        self._worker(
-                            i, queue, results, timeout, stop, on_done or (lambda r: None), reporter
+                # A TaskGroup cancels the other workers (each stops its kernel) if one raises.
+                async with asyncio.TaskGroup() as group:
+                    for i in range(n):
+                        group.create_task(
+                            self._worker(i, queue, results, timeout, stop, done, reporter)
                         )
-                        for i in range(n)
-                    )
-                )
             return results
 
-        results = self._loop.run_until_complete(main())
+        results = self._run(main())
         return [
             results.get(job.source.name)
             or NotebookResult(job.source.name, "not run", 0.0, None, "an earlier notebook failed")
@@ -365,10 +387,11 @@ class KernelPool:
 
     def close(self, log_dir: Path | None = None) -> None:
         """Shut down the kernels still running; move their logs into ``log_dir`` (or drop
-        them)."""
+        them). Safe to call more than once."""
         if not self._loop.is_closed():
             for km in list(self._live):
-                self._loop.run_until_complete(self._stop(km, None))
+                with contextlib.suppress(Exception):
+                    self._loop.run_until_complete(self._stop(km, None))
             self._loop.close()
         if log_dir is not None and self._logs.is_dir():
             log_dir.mkdir(parents=True, exist_ok=True)
@@ -383,32 +406,14 @@ class KernelPool:
         self.close()
 
 
-def execute_jobs(
-    jobs: Sequence[NotebookJob],
-    *,
-    workers: int = 1,
-    threads: int | None = None,
-    cwd: Path,
-    log_dir: Path | None = None,
-    timeout: int | None = None,
-    on_done: Callable[[NotebookResult], None] | None = None,
-    preload: str = "",
-) -> list[NotebookResult]:
-    """Execute ``jobs`` on ``workers`` kernels started now (see :class:`KernelPool`)."""
-    pool = KernelPool(min(workers, max(1, len(jobs))), cwd=cwd, threads=threads, preload=preload)
-    try:
-        return pool.execute(jobs, timeout=timeout, on_done=on_done)
-    finally:
-        pool.close(log_dir)
-
-
 def execute_fresh(
     source: Path, target: Path, parameters: Mapping[str, Any] | None = None
 ) -> NotebookResult:
     """Execute one notebook on a fresh kernel (what ``make notebooks`` uses to refresh the
     committed notebooks that nbval compares against)."""
     job = NotebookJob(Path(source), Path(target), dict(parameters or {}))
-    result = execute_jobs([job], workers=1, cwd=Path(source).parent)[0]
+    with KernelPool(1, cwd=Path(source).parent) as pool:
+        result = pool.execute([job])[0]
     if result.status != "ok":
         print(f"{source.name} failed in cell {result.cell}: {result.error}", file=sys.stderr)
     return result

@@ -322,23 +322,24 @@ def write_excel(
 
 
 # --------------------------------------------------------------------------- YAML
-# The safe loader on libyaml's parser when PyYAML was built with it (ten times faster).
+# libyaml's parser when PyYAML was built with it (ten times faster); the pure-Python one
+# explains a syntax error better (it names the offending character), so errors are re-read.
 try:
-    from yaml import CSafeLoader as SafeLoader
+    from yaml import CSafeLoader as _FastSafeLoader
 except ImportError:  # pragma: no cover - PyYAML without libyaml
-    from yaml import SafeLoader  # type: ignore[assignment]
+    from yaml import SafeLoader as _FastSafeLoader  # type: ignore[assignment]
 
 
-class _StrictLoader(SafeLoader):
-    """Safe YAML that refuses a key given twice in one mapping (the last would win silently)."""
+class _NoDuplicateKeys:
+    """Refuse a key given twice in one mapping (the last would win silently)."""
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
             seen: dict[Any, int] = {}
             for key_node, _ in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
-                    return super().construct_mapping(node, deep=deep)
-                key = self.construct_object(key_node, deep=True)
+                    return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+                key = self.construct_object(key_node, deep=True)  # type: ignore[attr-defined]
                 try:
                     first = seen.setdefault(key, key_node.start_mark.line + 1)
                 except TypeError:
@@ -350,7 +351,30 @@ class _StrictLoader(SafeLoader):
                         f"the key {key!r} appears twice (first on line {first})",
                         key_node.start_mark,
                     )
-        return super().construct_mapping(node, deep=deep)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+
+class _StrictLoader(_NoDuplicateKeys, _FastSafeLoader):
+    pass
+
+
+class _StrictPythonLoader(_NoDuplicateKeys, yaml.SafeLoader):
+    pass
+
+
+def load_yaml(text: str, strict: bool = False):
+    """Safe YAML (``yaml.safe_load``, on libyaml when available); ``strict`` refuses a key
+    given twice. A syntax error is raised with the pure-Python parser's message.
+
+    Examples
+    --------
+    >>> load_yaml("a: [1, 2]")
+    {'a': [1, 2]}
+    """
+    try:
+        return yaml.load(text, Loader=_StrictLoader if strict else _FastSafeLoader)
+    except yaml.YAMLError:
+        return yaml.load(text, Loader=_StrictPythonLoader if strict else yaml.SafeLoader)
 
 
 def read_yaml(path: str | os.PathLike, what: str) -> dict:
@@ -397,7 +421,7 @@ def read_yaml(path: str | os.PathLike, what: str) -> dict:
             "UTF-8."
         ) from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # a safe loader
+        data = load_yaml(text, strict=True)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{file.name}, line {mark.line + 1}" if mark is not None else file.name

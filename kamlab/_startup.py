@@ -57,9 +57,13 @@ def defer_iri_grammar() -> bool:
 
     Does nothing when the package is absent or already imported.
     """
-    if _NAME in sys.modules or importlib.util.find_spec(_NAME) is None:
+    spec = None if _NAME in sys.modules else importlib.util.find_spec(_NAME)
+    if spec is None:
         return False
     stand_in = _Deferred(_NAME, "Deferred by kamlab._startup; imported on first use.")
+    # The real spec and path, so that find_spec and submodule imports still work.
+    stand_in.__spec__ = spec
+    stand_in.__path__ = list(spec.submodule_search_locations or [])
     stand_in.is_valid_syntax = _is_valid_syntax
     sys.modules[_NAME] = stand_in
     return True

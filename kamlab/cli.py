@@ -229,10 +229,9 @@ def _cmd_import(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``kamlab`` console script."""
-    from kamlab._startup import defer_iri_grammar
+    import kamlab._startup  # noqa: F401 - importing it defers a slow import (see the module)
     from kamlab.data import DataContractError
 
-    defer_iri_grammar()
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:

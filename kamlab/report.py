@@ -505,28 +505,26 @@ def table(frame: pd.DataFrame | pd.Series, name: str) -> pd.DataFrame | pd.Serie
 
 
 def figure(obj, name: str) -> None:
-    """Publish a figure (an Axes, array of Axes or Figure).
+    """Publish a figure (an Axes, array of Axes or Figure): during a run save it as PNG and
+    SVG. Returns nothing, so a notebook cell shows the figure itself and no Axes repr.
 
-    In a notebook the figure is shown as PNG and closed, as the inline backend would; during
-    a run the same PNG bytes and an SVG are also saved in ``figures/``. Returns nothing, so a
-    notebook cell shows the figure itself and no Axes repr.
+    During a run, in a kernel with the inline backend, the notebook shows the saved PNG (same
+    bytes, same text) and the figure is closed, as the inline backend would close it, instead
+    of being drawn again. Outside a run nothing happens: the inline backend shows the figure.
     """
     folder = run_dir()
-    shown = _inline_kernel()
-    if folder is None and not shown:
+    if folder is None:
         return
-    if folder is not None:
-        _check_declared("figures", name)
+    _check_declared("figures", name)
     fig = obj
     if hasattr(fig, "flat"):
         fig = next(iter(fig.flat))
     fig = getattr(fig, "figure", fig)
-    png, svg = _render(fig, svg=folder is not None)
-    if folder is not None:
-        out = folder / "figures"
-        atomic_write(out / f"{_stem(name)}.png", lambda tmp: Path(tmp).write_bytes(png))
-        atomic_write(out / f"{_stem(name)}.svg", lambda tmp: Path(tmp).write_bytes(svg))
-    if shown:
+    png, svg = _render(fig)
+    out = folder / "figures"
+    atomic_write(out / f"{_stem(name)}.png", lambda tmp: Path(tmp).write_bytes(png))
+    atomic_write(out / f"{_stem(name)}.svg", lambda tmp: Path(tmp).write_bytes(svg))
+    if _inline_kernel():
         import matplotlib.pyplot as plt
         from IPython.display import display
 
@@ -534,33 +532,34 @@ def figure(obj, name: str) -> None:
         plt.close(fig)
 
 
-def _render(fig, svg: bool) -> tuple[bytes, bytes]:
-    """The figure as PNG (100 dpi) and, when asked, SVG bytes, cropped as ``bbox_inches=
-    "tight"`` would, with fixed metadata so that equal figures give equal bytes.
+def _render(fig) -> tuple[bytes, bytes]:
+    """The figure as PNG (100 dpi) and SVG bytes, cropped as ``bbox_inches="tight"`` would,
+    with fixed metadata so that equal figures give equal bytes.
 
-    The layout (e.g. constrained) is solved and the crop measured once for both formats; the
-    inline backend and two "tight" saves would draw the figure six times, this draws it three.
+    The layout (e.g. constrained) is solved and the crop measured once, at the PNG's 100 dpi,
+    for both formats: the inline backend and two "tight" saves drew the figure six times, this
+    draws it three. The PNG bytes are those of a "tight" save.
     """
     import matplotlib
 
-    engine = fig.get_layout_engine()
-    fig.draw_without_rendering()
-    if engine is not None:
-        fig.set_layout_engine("none")
+    engine, dpi = fig.get_layout_engine(), fig.dpi
+    fig.dpi = 100  # what savefig(dpi=100) measures at
     try:
+        fig.draw_without_rendering()
+        if engine is not None:
+            fig.set_layout_engine("none")
         box = fig.get_tightbbox().padded(matplotlib.rcParams["savefig.pad_inches"])
-        png = io.BytesIO()
+        png, svg = io.BytesIO(), io.BytesIO()
         fig.savefig(png, format="png", dpi=100, metadata={"Software": None}, bbox_inches=box)
-        vector = io.BytesIO()
-        if svg:
-            with matplotlib.rc_context({"svg.hashsalt": "kamlab", "svg.id": None}):
-                fig.savefig(
-                    vector, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches=box
-                )
+        with matplotlib.rc_context({"svg.hashsalt": "kamlab", "svg.id": None}):
+            fig.savefig(
+                svg, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches=box
+            )
     finally:
+        fig.dpi = dpi
         if engine is not None:
             fig.set_layout_engine(engine)
-    return png.getvalue(), vector.getvalue()
+    return png.getvalue(), svg.getvalue()
 
 
 def _inline_kernel() -> bool:

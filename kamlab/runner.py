@@ -314,7 +314,7 @@ def run_notebooks(
     Raises
     ------
     RunRefused
-        Before any work, when the data, parameters or ``out`` are unusable.
+        Before any notebook runs, when the data, parameters or ``out`` are unusable.
     RunFailed
         When a notebook fails; the partial folder is kept as ``<out>.failed``.
     """
@@ -406,7 +406,8 @@ def run_notebooks(
         return out
 
 
-def _start_kernels(books, jobs: int):
+def _start_kernels(books: Sequence[Path], jobs: int):
+    """Launch one kernel per worker, each importing what ``books`` import (a ``KernelPool``)."""
     from kamlab._execute import KernelPool, notebook_imports
 
     workers = max(1, min(jobs, len(books)))
@@ -446,7 +447,7 @@ def _manifest(source: _Data, dataset, timeline, books, per_book, started, load_s
 
 def _execute(
     kernels,
-    books,
+    books: Sequence[Path],
     per_book,
     staging: Path,
     snapshot: Path,
@@ -454,6 +455,8 @@ def _execute(
     progress: bool,
     label: str = "",
 ) -> list[dict]:
+    """Execute ``books`` on ``kernels`` into ``staging``, longest first, exporting each
+    report as its notebook finishes; the manifest's per-notebook entries."""
     import nbconvert  # noqa: F401 - imported now, not when the first notebook finishes
 
     from kamlab import registry, report
@@ -488,8 +491,10 @@ def _execute(
                 file=sys.stderr,
             )
 
-    results = kernels.execute(work, on_done=done)
-    kernels.close(staging / "logs")
+    try:
+        results = kernels.execute(work, on_done=done)
+    finally:  # the kernels' logs explain a failure: keep them in the (partial) run folder
+        kernels.close(staging / "logs")
     by_name = {r.notebook: r.to_dict() for r in results}
     return [{**by_name[b.name], "parameters": per_book[b.stem]} for b in books]
 

@@ -25,7 +25,7 @@ from typing import NoReturn
 import pandas as pd
 import yaml
 
-from kamlab._io import SafeLoader
+from kamlab._io import load_yaml
 
 __all__ = ["FAMILIES", "Catalogue", "CatalogueError", "Criterion", "load_catalogue"]
 
@@ -245,7 +245,7 @@ def _read_yaml(path: Path):
     except FileNotFoundError:
         raise CatalogueError(f"{path}: file not found", key=None) from None
     try:
-        return yaml.load(text, Loader=SafeLoader)
+        return load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -121,6 +121,7 @@ def _fit_model(kind: str, X: pd.DataFrame, y: pd.Series, random_state: int):
 
 
 def _matrix(X: pd.DataFrame) -> np.ndarray:
+    """``X`` as a float array, missing values as NaN."""
     return X.to_numpy(dtype=float, na_value=np.nan)
 
 
