@@ -150,6 +150,15 @@ def test_noise_is_flagged_unstable():
     assert (table["q05"] <= table["mean_ari"]).all() and (table["mean_ari"] <= table["q95"]).all()
 
 
+def test_stability_checks_its_arguments_and_takes_any_iterable(planted_data):
+    frame, _ = planted_data
+    table = sg.stability(sg.Segmenter(), frame, (k for k in (3, 4)), n_boot=3, warn=False)
+    assert table["k"].tolist() == [3, 4]
+    for k_range, n_init, bad in (([0], 4, "k_range"), ([2.5], 4, "k_range"), ([2], 0, "n_init")):
+        with pytest.raises(ValueError, match=f"{bad} must hold whole numbers of at least 1"):
+            sg.stability(sg.Segmenter(), frame, k_range, n_boot=2, n_init=n_init)
+
+
 def test_stable_planted_data_does_not_warn(planted_data):
     frame, _ = planted_data
     with warnings.catch_warnings():

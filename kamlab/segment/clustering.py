@@ -368,7 +368,8 @@ def stability(
     >>> bool(stability(Segmenter(), frame, [2], n_boot=5).loc[0, "stable"])
     True
     """
-    for name, values in (("k_range", list(k_range)), ("n_init", [n_init])):
+    k_range = list(k_range)  # iterated twice: checked here, then refitted
+    for name, values in (("k_range", k_range), ("n_init", [n_init])):
         # Checked here: scikit-learn's own checks are skipped in the refits below.
         bad = [v for v in values if isinstance(v, bool) or not float(v).is_integer() or v < 1]
         if bad:
