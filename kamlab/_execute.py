@@ -243,7 +243,7 @@ def notebook_imports(notebooks: Sequence[Path]) -> str:
 class KernelPool:
     """The kernels of one run, launched before the notebooks are ready to execute.
 
-    Launching returns at once: each kernel starts and imports the scientific stack in its own
+    Launching returns at once: each kernel starts and runs the ``preload`` imports in its own
     process while the caller loads and validates the data. :meth:`execute` runs notebooks on
     them; :meth:`close` shuts down what is still running and moves each kernel's log
     (``kernel-N.log``, its standard error) into ``log_dir``.

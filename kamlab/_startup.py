@@ -28,15 +28,9 @@ _NAME = "rfc3987_syntax"
 
 def _real():
     """Replace the stand-in by the real module (imported now) and return it."""
-    module = sys.modules.get(_NAME)
-    if isinstance(module, _Deferred):
-        del sys.modules[_NAME]
-        try:
-            module = importlib.import_module(_NAME)
-        except BaseException:
-            sys.modules[_NAME] = _Deferred(_NAME)
-            raise
-    return module
+    if isinstance(sys.modules.get(_NAME), _Deferred):
+        del sys.modules[_NAME]  # a failed import below is then simply retried next time
+    return importlib.import_module(_NAME)
 
 
 class _Deferred(types.ModuleType):

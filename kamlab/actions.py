@@ -217,10 +217,11 @@ def action_list(
             ids.isin(pd.Index(candidates if candidates is not None else [])), index=ids
         ),
     }
-    flag_frame = pd.DataFrame(flags).fillna(False).astype(bool)
+    flag_frame = pd.DataFrame(flags, columns=list(FLAGS)).fillna(False).astype(bool)
+    raised = flag_frame.to_numpy()
     names = np.asarray(FLAGS, dtype=object)
-    out["flags"] = [", ".join(names[row]) for row in flag_frame[list(FLAGS)].to_numpy()]
-    first_flag = np.where(flag_frame.any(axis=1), flag_frame.to_numpy().argmax(axis=1), len(FLAGS))
+    out["flags"] = [", ".join(names[row]) for row in raised]
+    first_flag = np.where(raised.any(axis=1), raised.argmax(axis=1), len(FLAGS))
     tier_rank = -pd.Categorical(out["tier"], categories=TIERS, ordered=True).codes
     order = np.lexsort(
         (
